@@ -1,0 +1,1 @@
+"""Data sources: Freddie Mac files (real downloads or synthetic), the S3 uploader, stream producers."""

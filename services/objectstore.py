@@ -1,0 +1,100 @@
+"""S3 helpers shared by the uploader, the HQL engines and the loaders (all through services.aws)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from services import aws
+from services.settings import Settings
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        scheme, sep, rest = uri.partition("://")
+        if not sep or scheme not in ("s3", "s3a"):
+            raise ValueError(f"not an s3:// URI: {uri!r}")
+        bucket, _, key = rest.partition("/")
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def join(self, *parts: str) -> S3Uri:
+        key = "/".join(p.strip("/") for p in (self.key, *parts) if p.strip("/"))
+        return S3Uri(self.bucket, key)
+
+
+class ObjectStore:
+    """A thin, typed wrapper over the S3 client with the transfers our pipelines need."""
+
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self.s3 = client or aws.client("s3", settings)
+        s3cfg = settings.s3
+        self.transfer = TransferConfig(
+            multipart_threshold=s3cfg.multipart_threshold_mb * MB,
+            multipart_chunksize=s3cfg.multipart_chunk_mb * MB,
+            max_concurrency=s3cfg.max_concurrency,
+            use_threads=True,
+        )
+
+    def ensure_bucket(self, bucket: str) -> None:
+        try:
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if self.settings.aws.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.aws.region}
+            self.s3.create_bucket(**kwargs)
+
+    def list(self, prefix: S3Uri) -> Iterator[tuple[S3Uri, int]]:
+        """Objects under a prefix (treated as a folder), with their sizes, in key order."""
+        key = prefix.key.rstrip("/") + "/" if prefix.key else ""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=prefix.bucket, Prefix=key):
+            for obj in page.get("Contents", []):
+                yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"])
+
+    def delete_prefix(self, prefix: S3Uri) -> int:
+        keys = [uri.key for uri, _ in self.list(prefix)]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            self.s3.delete_objects(Bucket=prefix.bucket, Delete={"Objects": batch, "Quiet": True})
+        return len(keys)
+
+    def upload(self, path: Path, dest: S3Uri, progress: Progress | None = None) -> None:
+        """Multipart, parallel upload (boto3's transfer manager) with an optional progress bar."""
+        task = progress.add_task(path.name, total=path.stat().st_size) if progress else None
+
+        def advance(n: int) -> None:
+            if progress is not None and task is not None:
+                progress.advance(task, n)
+
+        self.s3.upload_file(str(path), dest.bucket, dest.key, Config=self.transfer, Callback=advance)
+
+    def download(self, src: S3Uri, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.s3.download_file(src.bucket, src.key, str(path), Config=self.transfer)
+
+    def put_text(self, dest: S3Uri, text: str) -> None:
+        self.s3.put_object(Bucket=dest.bucket, Key=dest.key, Body=text.encode("utf-8"))
+
+
+def transfer_progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()
+    )

@@ -1,0 +1,55 @@
+"""Reconciliation: every step accounts for its rows (rows in = rows out + rows rejected)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class ReconciliationError(AssertionError):
+    """Rows went missing or appeared from nowhere."""
+
+
+@dataclass
+class StepReport:
+    step: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_in / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_in == self.rows_out + self.rows_rejected
+
+    def check(self) -> StepReport:
+        if not self.balanced:
+            raise ReconciliationError(
+                f"{self.step}: rows in {self.rows_in:,} != out {self.rows_out:,} + rejected "
+                f"{self.rows_rejected:,} (difference {self.rows_in - self.rows_out - self.rows_rejected:+,})"
+            )
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["rows_per_second"] = round(self.rows_per_second, 1)
+        data["seconds"] = round(self.seconds, 3)
+        data["balanced"] = self.balanced
+        return data
+
+
+@contextmanager
+def timed(report: StepReport) -> Iterator[StepReport]:
+    start = time.perf_counter()
+    try:
+        yield report
+    finally:
+        report.seconds = time.perf_counter() - start

@@ -1,0 +1,130 @@
+"""Typed settings. A profile (embedded | compose | aws) is a TOML file of defaults; environment variables
+``BDML_<SECTION>__<FIELD>`` override it. Profiles only choose endpoints and adapters: business logic reads
+these values and never asks which profile is active."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Profile(StrEnum):
+    EMBEDDED = "embedded"
+    COMPOSE = "compose"
+    AWS = "aws"
+
+
+PROFILE_FILES: dict[Profile, Path] = {
+    Profile.EMBEDDED: REPO_ROOT / "services" / "profiles" / "embedded.toml",
+    Profile.COMPOSE: REPO_ROOT / "services" / "profiles" / "compose.toml",
+    Profile.AWS: REPO_ROOT / "deploy" / "aws" / "profile.toml",
+}
+
+
+class AwsSettings(BaseModel):
+    """Where the AWS APIs live. ``endpoint_url`` None means real AWS."""
+
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    # Emulators accept any key; real AWS uses the default credential chain (never a key in a file).
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+
+class S3Settings(BaseModel):
+    raw_bucket: str = "bdml-raw"
+    processed_bucket: str = "bdml-processed"
+    # Multipart upload tuning (boto3 TransferConfig).
+    multipart_threshold_mb: int = 16
+    multipart_chunk_mb: int = 16
+    max_concurrency: int = 4
+
+
+class MySQLSettings(BaseModel):
+    dsn: str = "mysql://root@127.0.0.1:3306/bdml"
+
+
+class RedshiftSettings(BaseModel):
+    """The Redshift target. ``loader`` picks the adapter: ``copy_stdin`` streams text into a
+    PostgreSQL-protocol server (the local stand-in); ``copy_s3`` issues Redshift ``COPY … FROM 's3://…'``."""
+
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/bdml"
+    loader: Literal["copy_stdin", "copy_s3"] = "copy_stdin"
+    iam_role: str | None = None
+
+
+class HqlSettings(BaseModel):
+    engine: Literal["duckdb", "spark", "hiveserver2"] = "duckdb"
+    hiveserver2_host: str = "127.0.0.1"
+    hiveserver2_port: int = 10000
+    hiveserver2_auth: str = "NOSASL"
+    hiveserver2_user: str = "bdml"
+    # Memory for the DuckDB engine; spill goes to the stack home.
+    duckdb_memory_limit: str = "8GB"
+    duckdb_threads: int = 2
+
+
+class StackSettings(BaseModel):
+    """The embedded stack: what ``bdml up`` starts and where it keeps its state."""
+
+    home: Path = REPO_ROOT / ".bdml"
+    ministack_port: int = 4566
+    ministack_version: str = "1.5.33"
+    manage_servers: bool = True  # start MariaDB/PostgreSQL when installed but stopped
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BDML_", env_nested_delimiter="__", extra="ignore")
+
+    profile: Profile = Profile.EMBEDDED
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    mysql: MySQLSettings = Field(default_factory=MySQLSettings)
+    redshift: RedshiftSettings = Field(default_factory=RedshiftSettings)
+    hql: HqlSettings = Field(default_factory=HqlSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments > environment > the profile file.
+        profile_file = Path(os.environ.get("BDML_PROFILE_FILE") or PROFILE_FILES[_active_profile()])
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=profile_file))
+
+
+def _active_profile() -> Profile:
+    raw = os.environ.get("BDML_PROFILE", Profile.EMBEDDED.value)
+    try:
+        return Profile(raw)
+    except ValueError:
+        choices = ", ".join(p.value for p in Profile)
+        raise SystemExit(f"BDML_PROFILE={raw!r} is not a profile; choose one of: {choices}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def settings_with(**overrides: Any) -> Settings:
+    """A copy of the active settings with top-level sections replaced (used by the CLI and tests)."""
+    return get_settings().model_copy(update=overrides)

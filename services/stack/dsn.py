@@ -1,0 +1,61 @@
+"""Database URLs (``scheme://user[:password]@host[:port]/database``) parsed into typed parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432}
+_ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
+
+
+@dataclass(frozen=True)
+class Dsn:
+    scheme: str  # 'mysql' or 'postgresql'
+    user: str
+    password: str | None
+    host: str
+    port: int
+    database: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.address}/{self.database}"
+
+    def redacted(self) -> str:
+        """The URL with the password masked: safe to print."""
+        secret = ":***" if self.password else ""
+        return f"{self.scheme}://{self.user}{secret}@{self.endpoint}"
+
+
+def parse_dsn(url: str, expect: str) -> Dsn:
+    """Parse a database URL whose scheme must be ``expect`` ('mysql' or 'postgresql'; aliases and
+    driver suffixes such as ``mysql+pymysql`` are accepted). Raises ValueError with a readable message."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    scheme = _ALIASES.get(scheme, scheme)
+    example = f"{expect}://user[:password]@host:port/database"
+    if scheme != expect:
+        raise ValueError(f"expected a {expect} URL like {example}, got scheme {parts.scheme or '(none)'!r}")
+    try:
+        port = parts.port or DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise ValueError(f"the port in the {expect} URL is not a number; expected {example}") from None
+    user = unquote(parts.username or "")
+    database = unquote(parts.path.lstrip("/"))
+    if not user:
+        raise ValueError(f"the {expect} URL names no user; expected {example}")
+    if not database or "/" in database:
+        raise ValueError(f"the {expect} URL must name one database; expected {example}")
+    return Dsn(
+        scheme=scheme,
+        user=user,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname or "127.0.0.1",
+        port=port,
+        database=database,
+    )
