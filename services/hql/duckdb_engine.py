@@ -45,7 +45,7 @@ class ExternalTable:
     partitions: list[tuple[str, str]] = field(default_factory=list)
     file_format: str = "TEXTFILE"  # TEXTFILE | PARQUET
     delimiter: str = "\x01"  # Hive's default field delimiter
-    location: S3Uri = S3Uri("", "")
+    location: S3Uri = field(default_factory=lambda: S3Uri("", ""))
 
     @property
     def is_raw_lines(self) -> bool:
@@ -104,14 +104,20 @@ class DuckDBEngine(HqlEngine):
                 raise RuntimeError("no AWS credentials found (set AWS_PROFILE or run `aws sso login`)")
             frozen = creds.get_frozen_credentials()
             key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
-        options = [f"KEY_ID {_sql_string(key)}", f"SECRET {_sql_string(secret or '')}",
-                   f"REGION {_sql_string(aws.region)}"]
+        options = [
+            f"KEY_ID {_sql_string(key)}",
+            f"SECRET {_sql_string(secret or '')}",
+            f"REGION {_sql_string(aws.region)}",
+        ]
         if token:
             options.append(f"SESSION_TOKEN {_sql_string(token)}")
         if aws.endpoint_url:
             scheme, _, host = aws.endpoint_url.partition("://")
-            options += [f"ENDPOINT {_sql_string(host.rstrip('/'))}", "URL_STYLE 'path'",
-                        f"USE_SSL {'true' if scheme == 'https' else 'false'}"]
+            options += [
+                f"ENDPOINT {_sql_string(host.rstrip('/'))}",
+                "URL_STYLE 'path'",
+                f"USE_SSL {'true' if scheme == 'https' else 'false'}",
+            ]
         return f"CREATE OR REPLACE SECRET bdml_s3 (TYPE s3, {', '.join(options)})"
 
     # --- HqlEngine -------------------------------------------------------------------------------
@@ -207,10 +213,11 @@ class DuckDBEngine(HqlEngine):
         # One scan per file: row_number() OVER () follows the file's order only within a single scan.
         partition_values = _partition_values(table, uri)
         parts = "".join(f", CAST({_sql_string(v)} AS {t}) AS {c}" for c, t, v in partition_values)
+        # \x01 is Hive's field delimiter (a line never splits); \x03 as NULL keeps blank fields ''.
         reader = (
-            f"read_csv({_sql_string(str(uri))}, columns={{'line': 'VARCHAR'}}, delim='\\x01', header=false,"
-            " quote='', escape='', auto_detect=false, nullstr='\\x03')"
-        ).replace("\\x01", "\x01").replace("\\x03", "\x03")
+            f"read_csv({_sql_string(str(uri))}, columns={{'line': 'VARCHAR'}}, delim='\x01',"
+            " header=false, quote='', escape='', auto_detect=false, nullstr='\x03')"
+        )
         return (
             f"SELECT line{parts}, {_sql_string(str(uri))} AS {RAW_LINE_COLUMNS[0]}, "
             f"row_number() OVER () AS {RAW_LINE_COLUMNS[1]} FROM {reader}"
@@ -222,8 +229,8 @@ class DuckDBEngine(HqlEngine):
         file_list = "[" + ", ".join(_sql_string(str(f)) for f in files) + "]"
         hive = _hive_partitioning_options(table)
         return (
-            f"SELECT * FROM read_csv({file_list}, columns={{{columns}}}, delim={_sql_string(table.delimiter)},"
-            f" header=false, quote='', escape='', nullstr={_sql_string(HIVE_NULL)}, auto_detect=false{hive})"
+            f"SELECT * FROM read_csv({file_list}, columns={{{columns}}},"
+            f" delim={_sql_string(table.delimiter)}, header=false, quote='', escape='', nullstr={_sql_string(HIVE_NULL)}, auto_detect=false{hive})"
         )
 
     @staticmethod
@@ -253,7 +260,9 @@ class DuckDBEngine(HqlEngine):
                 " OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'part-{i}')"
             )
         elif table.file_format == "PARQUET":
-            self.con.execute(f"COPY ({query}) TO {_sql_string(base + '/part-00000.parquet')} (FORMAT parquet)")
+            self.con.execute(
+                f"COPY ({query}) TO {_sql_string(base + '/part-00000.parquet')} (FORMAT parquet)"
+            )
         else:
             self.con.execute(
                 f"COPY ({query}) TO {_sql_string(base + '/part-00000.txt')} (FORMAT csv, HEADER false,"

@@ -1,0 +1,1 @@
+"""The batch pipeline: HQL files (the contract EMR runs) and the job that executes them."""

@@ -1,0 +1,244 @@
+"""The batch job: Freddie Mac files → S3 raw → HQL (processed, partitioned, Parquet, rejects) → MySQL and
+Redshift. Each step returns a reconciled StepReport; the job cross-checks the steps against each other
+(what HQL kept is what the warehouses received) and writes one JSON report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from hive import tables
+from producers.freddie import generator, source
+from producers.freddie.layouts import Kind
+from services.hql.base import HqlEngine
+from services.hql.factory import open_engine
+from services.hql.script import load_script
+from services.objectstore import ObjectStore, S3Uri, transfer_progress
+from services.reconcile import ReconciliationError, StepReport, timed
+from services.settings import Settings
+from services.warehouse import factory as warehouses
+from services.warehouse.mysql import count_lines
+
+
+@dataclass
+class BatchRequest:
+    """What to run: generated data (layout, sizes, dirt, seed) or real files from ``source_dir``."""
+
+    layout: str = "article"
+    origination_rows: int = 10_000
+    performance_rows: int = 100_000
+    dirty_share: float = 0.01
+    seed: int = 7
+    source_dir: Path | None = None
+
+
+@dataclass
+class BatchReport:
+    engine: str
+    profile: str
+    steps: list[StepReport] = field(default_factory=list)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def step(self, name: str) -> StepReport:
+        return next(s for s in self.steps if s.step == name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "profile": self.profile,
+            "seconds": round(self.seconds, 3),
+            "inputs": self.inputs,
+            "steps": [s.as_dict() for s in self.steps],
+            "checks": self.checks,
+            "reconciled": all(s.balanced for s in self.steps),
+        }
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
+
+
+class BatchJob:
+    def __init__(self, settings: Settings, console: Console | None = None) -> None:
+        self.settings = settings
+        self.console = console or Console(stderr=True)
+        self.store = ObjectStore(settings)
+        self.work = settings.stack.home / "work" / "batch"
+
+    # --- the whole run ---------------------------------------------------------------------------
+    def run(self, request: BatchRequest) -> BatchReport:
+        report = BatchReport(engine=self.settings.hql.engine, profile=self.settings.profile.value)
+        start = time.perf_counter()
+        files, expected_rejects = self.sources(request, report)
+        report.steps.append(self.upload(files))
+        with self._stage("HQL on " + self.settings.hql.engine), open_engine(self.settings) as engine:
+            report.steps += self.transform(engine)
+        report.steps.append(self.load_mysql())
+        report.steps.append(self.load_redshift())
+        report.checks += self.cross_check(report, expected_rejects)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    @contextmanager
+    def _stage(self, title: str) -> Iterator[None]:
+        with self.console.status(f"[bold]{title}…"):
+            yield
+        self.console.log(f"{title}: done")
+
+    # --- 1. data in ------------------------------------------------------------------------------
+    def sources(
+        self, request: BatchRequest, report: BatchReport
+    ) -> tuple[list[source.SourceFile], dict[Kind, int]]:
+        expected: dict[Kind, int] = {}
+        directory = request.source_dir
+        if directory is None:
+            directory = self.work / "generated" / request.layout
+            shutil.rmtree(directory, ignore_errors=True)
+            generated = generator.generate(
+                directory,
+                request.layout,
+                request.origination_rows,
+                request.performance_rows,
+                dirty_share=request.dirty_share,
+                seed=request.seed,
+                progress=True,
+            )
+            for item in generated.files:
+                expected[item.kind] = expected.get(item.kind, 0) + item.expected_rejects
+                report.inputs.append(item.as_dict())
+        files = source.discover(directory)
+        if request.source_dir is not None:
+            report.inputs += [
+                {"path": str(f.path), "kind": f.kind.value, "layout": f.layout.name, "bytes": f.size_bytes}
+                for f in files
+            ]
+        return files, expected
+
+    def upload(self, files: list[source.SourceFile]) -> StepReport:
+        """Replace the raw landing zone with exactly these files (a rerun sees the same input)."""
+        report = StepReport("upload raw")
+        raw = tables.raw_root(self.settings)
+        with timed(report):
+            self.store.ensure_bucket(self.settings.s3.raw_bucket)
+            self.store.ensure_bucket(self.settings.s3.processed_bucket)
+            self.store.delete_prefix(raw)
+            with transfer_progress() as progress:
+                for f in files:
+                    dest = S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name))
+                    self.store.upload(f.path, dest, progress)
+            landed = dict(self.store.list(raw))
+            sent = 0
+            for f in files:
+                lines = count_lines(f.path)
+                report.rows_in += lines
+                dest = S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name))
+                if landed.get(dest) == f.size_bytes:
+                    report.rows_out += lines
+                    sent += f.size_bytes
+                else:
+                    report.rows_rejected += lines
+                    report.detail.setdefault("failed", []).append(str(dest))
+        report.detail.update(bytes=sent, mb_per_second=round(sent / 1e6 / max(report.seconds, 1e-9), 1))
+        if report.rows_rejected:
+            raise ReconciliationError(f"upload: objects missing or truncated: {report.detail['failed']}")
+        return report.check()
+
+    # --- 2. HQL ----------------------------------------------------------------------------------
+    def transform(self, engine: HqlEngine) -> list[StepReport]:
+        variables = tables.hql_variables(self.settings)
+        seconds: dict[str, float] = {}
+        for path in tables.HQL_FILES:
+            start = time.perf_counter()
+            engine.run(load_script(path, variables))
+            seconds[path.stem] = time.perf_counter() - start
+            self.console.log(f"  {path.name}: {seconds[path.stem]:.1f}s")
+        raw_seconds = seconds.get("00_raw_tables", 0.0) / 2
+        reports = []
+        for kind, stem in ((Kind.ORIGINATION, "10_origination"), (Kind.PERFORMANCE, "20_performance")):
+            table = kind.value
+            main = StepReport(f"hql {table}", seconds=seconds[stem] + raw_seconds)
+            main.rows_in = engine.count(f"raw_{table}")
+            main.rows_out = engine.count(table)
+            main.rows_rejected = engine.count(f"{table}_rejects")
+            main.detail["reject_reasons"] = self._reject_reasons(engine, table)
+            by_year = StepReport(f"hql {table}_by_year", rows_in=main.rows_out)
+            by_year.rows_out = engine.count(f"{table}_by_year")
+            by_year.detail["note"] = "timed within the HQL step above"
+            reports += [main.check(), by_year.check()]
+        return reports
+
+    @staticmethod
+    def _reject_reasons(engine: HqlEngine, table: str) -> dict[str, int]:
+        # The reason's text before ':' names the rule; what follows is the offending value.
+        rows = engine.query(
+            f"SELECT split(reason, ':')[0] AS rule, COUNT(*) AS n FROM {table}_rejects "
+            "GROUP BY split(reason, ':')[0] ORDER BY n DESC LIMIT 20"
+        )
+        return {str(rule): int(n) for rule, n in rows}
+
+    # --- 3. loads --------------------------------------------------------------------------------
+    def _processed_objects(self, kind: Kind) -> list[S3Uri]:
+        prefix = tables.processed_root(self.settings).join(kind.value)
+        return [
+            uri
+            for uri, size in self.store.list(prefix)
+            if size > 0 and not uri.key.rsplit("/", 1)[-1].startswith("_")
+        ]
+
+    def load_mysql(self) -> StepReport:
+        local = self.work / "processed" / "origination"
+        shutil.rmtree(local, ignore_errors=True)
+        paths = []
+        for uri in self._processed_objects(Kind.ORIGINATION):
+            path = local / uri.key.rsplit("/", 1)[-1]
+            self.store.download(uri, path)
+            paths.append(path)
+        with self._stage("load MySQL"):
+            return warehouses.mysql_loader(self.settings).load(
+                tables.warehouse_schema(Kind.ORIGINATION), paths
+            )
+
+    def load_redshift(self) -> StepReport:
+        loader = warehouses.redshift_loader(self.settings, self.store)
+        objects = self._processed_objects(Kind.PERFORMANCE)
+        with self._stage("load Redshift"):
+            return loader.load(tables.warehouse_schema(Kind.PERFORMANCE), objects)
+
+    # --- 4. the steps agree with each other ------------------------------------------------------
+    @staticmethod
+    def cross_check(report: BatchReport, expected_rejects: dict[Kind, int]) -> list[str]:
+        pairs = [
+            ("upload raw", "rows_out", None, "raw lines in S3"),
+            ("hql origination", "rows_out", "load mysql origination", "origination rows → MySQL"),
+            ("hql performance", "rows_out", "load redshift performance", "performance rows → Redshift"),
+        ]
+        checks = []
+        raw_total = report.step("hql origination").rows_in + report.step("hql performance").rows_in
+        uploaded = report.step("upload raw").rows_out
+        if raw_total != uploaded:
+            raise ReconciliationError(f"uploaded {uploaded:,} lines but the HQL engine read {raw_total:,}")
+        checks.append(f"raw lines uploaded = read by HQL = {uploaded:,}")
+        for src, attr, dst, label in pairs[1:]:
+            a = getattr(report.step(src), attr)
+            b = report.step(dst or src).rows_out
+            if a != b:
+                raise ReconciliationError(f"{label}: HQL kept {a:,} but the warehouse holds {b:,}")
+            checks.append(f"{label}: {a:,} = {b:,}")
+        for kind, expected in expected_rejects.items():
+            got = report.step(f"hql {kind.value}").rows_rejected
+            if got != expected:
+                raise ReconciliationError(
+                    f"{kind.value}: generator wrote {expected:,} dirty lines, HQL rejected {got:,}"
+                )
+            checks.append(f"{kind.value}: dirty lines written = rejected = {got:,}")
+        return checks

@@ -1,0 +1,91 @@
+"""`bdml batch …`: generate data, run the batch pipeline, inspect rejects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hive.batch import BatchJob, BatchReport, BatchRequest
+from producers.freddie import generator
+from producers.freddie.layouts import LAYOUT_NAMES
+from services.settings import HqlSettings, get_settings, settings_with
+
+app = typer.Typer(
+    help="Batch pipeline: Freddie Mac files → S3 → HQL → MySQL and Redshift.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+Layout = Annotated[str, typer.Option(help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")]
+
+
+@app.command()
+def run(
+    layout: Layout = "article",
+    acquisitions: Annotated[int, typer.Option(help="Origination (acquisition) rows to generate.")] = 10_000,
+    performance: Annotated[int, typer.Option(help="Monthly performance rows to generate.")] = 100_000,
+    dirty_share: Annotated[float, typer.Option(help="Share of dirty rows in generated files (0–1).")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Generator seed (same seed, same files).")] = 7,
+    from_dir: Annotated[
+        Path | None, typer.Option("--from", help="Use real Freddie Mac files from this folder instead.")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="HQL engine: duckdb, spark or hiveserver2.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+) -> None:
+    """Run every batch step with progress; print the reconciliation and write a JSON report."""
+    if layout not in LAYOUT_NAMES:
+        raise typer.BadParameter(
+            f"{layout!r}: choose one of {', '.join(LAYOUT_NAMES)}", param_hint="--layout"
+        )
+    settings = get_settings()
+    if engine:
+        settings = settings_with(hql=HqlSettings(**{**settings.hql.model_dump(), "engine": engine}))
+    request = BatchRequest(layout, acquisitions, performance, dirty_share, seed, from_dir)
+    result = BatchJob(settings, console).run(request)
+    print_report(result)
+    target = report or settings.stack.home / "reports" / "batch.json"
+    result.write(target)
+    console.print(f"report: {target}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Argument(help="Folder to write the two files into.")],
+    layout: Layout = "article",
+    acquisitions: int = 10_000,
+    performance: int = 100_000,
+    dirty_share: float = 0.01,
+    seed: int = 7,
+) -> None:
+    """Write synthetic Freddie Mac files (origination + performance) without running the pipeline."""
+    result = generator.generate(
+        out, layout, acquisitions, performance, dirty_share=dirty_share, seed=seed, progress=True
+    )
+    console.print_json(json.dumps(result.as_dict(), default=str))
+
+
+def print_report(result: BatchReport) -> None:
+    table = Table(title=f"batch run · engine {result.engine} · profile {result.profile}")
+    for col in ("step", "rows in", "rows out", "rejected", "seconds", "rows/s", "balanced"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for s in result.steps:
+        table.add_row(
+            s.step,
+            f"{s.rows_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.seconds:.2f}",
+            f"{s.rows_per_second:,.0f}",
+            "✓" if s.balanced else "✗",
+        )
+    console.print(table)
+    for check in result.checks:
+        console.print(f"  ✓ {check}")
+    for s in result.steps:
+        reasons = s.detail.get("reject_reasons")
+        if reasons:
+            console.print(f"  {s.step} rejects: " + ", ".join(f"{r} ×{n}" for r, n in reasons.items()))
