@@ -58,6 +58,7 @@ FROM (
 
 -- The first failing rule names the reason; NULL means the line is clean. Numbers must be plain
 -- digits (no spaces: '720 ' is rejected, never trimmed into a number); text fields are trimmed.
+-- Blank means unknown in these files: the typed tables get NULL (nullif(x, '') before each CAST).
 DROP VIEW IF EXISTS origination_checked;
 CREATE VIEW origination_checked AS
 SELECT *,
@@ -105,16 +106,16 @@ FROM origination_fields;
 
 INSERT OVERWRITE TABLE origination
 SELECT
-  CAST(fico AS SMALLINT),
-  CAST(concat(substr(dt_first_pi, 1, 4), '-', substr(dt_first_pi, 5, 2), '-01') AS DATE),
+  CAST(nullif(fico, '') AS SMALLINT),
+  CAST(concat(substr(nullif(dt_first_pi, ''), 1, 4), '-', substr(dt_first_pi, 5, 2), '-01') AS DATE),
   nullif(trim(flag_fthb), ''),
-  CAST(concat(substr(dt_matr, 1, 4), '-', substr(dt_matr, 5, 2), '-01') AS DATE),
-  CAST(cd_msa AS INT), CAST(mi_pct AS SMALLINT), CAST(cnt_units AS SMALLINT),
-  nullif(trim(occpy_sts), ''), CAST(cltv AS SMALLINT), CAST(dti AS SMALLINT),
-  CAST(orig_upb AS DECIMAL(12,2)), CAST(ltv AS SMALLINT), CAST(int_rt AS DECIMAL(6,3)),
+  CAST(concat(substr(nullif(dt_matr, ''), 1, 4), '-', substr(dt_matr, 5, 2), '-01') AS DATE),
+  CAST(nullif(cd_msa, '') AS INT), CAST(nullif(mi_pct, '') AS SMALLINT), CAST(nullif(cnt_units, '') AS SMALLINT),
+  nullif(trim(occpy_sts), ''), CAST(nullif(cltv, '') AS SMALLINT), CAST(nullif(dti, '') AS SMALLINT),
+  CAST(nullif(orig_upb, '') AS DECIMAL(12,2)), CAST(nullif(ltv, '') AS SMALLINT), CAST(nullif(int_rt, '') AS DECIMAL(6,3)),
   nullif(trim(channel), ''), nullif(trim(ppmt_pnlty), ''), nullif(trim(prod_type), ''),
   nullif(trim(st), ''), nullif(trim(prop_type), ''), nullif(trim(zipcode), ''), trim(id_loan),
-  nullif(trim(loan_purpose), ''), CAST(orig_loan_term AS SMALLINT), CAST(cnt_borr AS SMALLINT),
+  nullif(trim(loan_purpose), ''), CAST(nullif(orig_loan_term, '') AS SMALLINT), CAST(nullif(cnt_borr, '') AS SMALLINT),
   nullif(trim(seller_name), ''), nullif(trim(servicer_name), ''), nullif(trim(flag_sc), ''),
   nullif(trim(pre_harp), '')
 FROM origination_checked

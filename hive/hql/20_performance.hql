@@ -115,19 +115,19 @@ FROM performance_fields;
 INSERT OVERWRITE TABLE performance
 SELECT
   trim(id_loan),
-  CAST(concat(substr(period, 1, 4), '-', substr(period, 5, 2), '-01') AS DATE),
-  CAST(act_endg_upb AS DECIMAL(12,2)), nullif(trim(delq_sts), ''), CAST(loan_age AS SMALLINT),
-  CAST(mths_remng AS SMALLINT), nullif(trim(repch_flag), ''), nullif(trim(flag_mod), ''),
-  CAST(cd_zero_bal AS SMALLINT),
-  CAST(concat(substr(dt_zero_bal, 1, 4), '-', substr(dt_zero_bal, 5, 2), '-01') AS DATE),
-  CAST(new_int_rt AS DECIMAL(6,3)), CAST(amt_non_int_brng_upb AS DECIMAL(12,2)),
-  CAST(concat(substr(dt_lst_pi, 1, 4), '-', substr(dt_lst_pi, 5, 2), '-01') AS DATE),
-  CAST(mi_recoveries AS DECIMAL(12,2)), nullif(trim(net_sale_proceeds), ''),
-  CAST(non_mi_recoveries AS DECIMAL(12,2)), CAST(expenses AS DECIMAL(12,2)),
-  CAST(legal_costs AS DECIMAL(12,2)), CAST(maint_pres_costs AS DECIMAL(12,2)),
-  CAST(taxes_ins_costs AS DECIMAL(12,2)), CAST(misc_costs AS DECIMAL(12,2)),
-  CAST(actual_loss AS DECIMAL(12,2)), CAST(modcost AS DECIMAL(12,2)), nullif(trim(stepmod_ind), ''),
-  nullif(trim(dpm_ind), ''), CAST(eltv AS SMALLINT)
+  CAST(concat(substr(nullif(period, ''), 1, 4), '-', substr(period, 5, 2), '-01') AS DATE),
+  CAST(nullif(act_endg_upb, '') AS DECIMAL(12,2)), nullif(trim(delq_sts), ''), CAST(nullif(loan_age, '') AS SMALLINT),
+  CAST(nullif(mths_remng, '') AS SMALLINT), nullif(trim(repch_flag), ''), nullif(trim(flag_mod), ''),
+  CAST(nullif(cd_zero_bal, '') AS SMALLINT),
+  CAST(concat(substr(nullif(dt_zero_bal, ''), 1, 4), '-', substr(dt_zero_bal, 5, 2), '-01') AS DATE),
+  CAST(nullif(new_int_rt, '') AS DECIMAL(6,3)), CAST(nullif(amt_non_int_brng_upb, '') AS DECIMAL(12,2)),
+  CAST(concat(substr(nullif(dt_lst_pi, ''), 1, 4), '-', substr(dt_lst_pi, 5, 2), '-01') AS DATE),
+  CAST(nullif(mi_recoveries, '') AS DECIMAL(12,2)), nullif(trim(net_sale_proceeds), ''),
+  CAST(nullif(non_mi_recoveries, '') AS DECIMAL(12,2)), CAST(nullif(expenses, '') AS DECIMAL(12,2)),
+  CAST(nullif(legal_costs, '') AS DECIMAL(12,2)), CAST(nullif(maint_pres_costs, '') AS DECIMAL(12,2)),
+  CAST(nullif(taxes_ins_costs, '') AS DECIMAL(12,2)), CAST(nullif(misc_costs, '') AS DECIMAL(12,2)),
+  CAST(nullif(actual_loss, '') AS DECIMAL(12,2)), CAST(nullif(modcost, '') AS DECIMAL(12,2)), nullif(trim(stepmod_ind), ''),
+  nullif(trim(dpm_ind), ''), CAST(nullif(eltv, '') AS SMALLINT)
 FROM performance_checked
 WHERE reason IS NULL
 DISTRIBUTE BY trim(id_loan)

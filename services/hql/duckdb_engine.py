@@ -164,7 +164,7 @@ class DuckDBEngine(HqlEngine):
 
     @staticmethod
     def _transpile(tree: exp.Expression) -> str:
-        return tree.sql(dialect="duckdb")
+        return tree.transform(_literal_split).sql(dialect="duckdb")
 
     # --- CREATE EXTERNAL TABLE -------------------------------------------------------------------
     def _create_external(self, tree: exp.Create) -> None:
@@ -300,6 +300,29 @@ def _hive_partitioning_options(table: ExternalTable) -> str:
         return ""
     types = ", ".join(f"{_sql_string(c)}: {_sql_string(t)}" for c, t in table.partitions)
     return f", hive_partitioning=true, hive_types={{{types}}}"
+
+
+def _literal_split(node: exp.Expression) -> exp.Expression:
+    """Hive's split() always takes a regex; ``split(line, '\\|')`` only means "split on |". A plain
+    string split is ~5x faster than a regex split in DuckDB and is the hot path of every raw row."""
+    if isinstance(node, exp.RegexpSplit):
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            literal = _escaped_literal(pattern.this)
+            if literal is not None:
+                return exp.Anonymous(
+                    this="string_split", expressions=[node.this, exp.Literal.string(literal)]
+                )
+    return node
+
+
+def _escaped_literal(regex: str) -> str | None:
+    """The plain text a regex matches when it is one (optionally escaped) non-special character."""
+    if len(regex) == 2 and regex[0] == "\\" and not regex[1].isalnum():
+        return regex[1]
+    if len(regex) == 1 and regex not in ".^$*+?()[]{}|\\":
+        return regex
+    return None
 
 
 def _sort_by_to_order_by(select: exp.Select) -> None:
