@@ -13,7 +13,14 @@ import pymysql
 import pytest
 
 from services.objectstore import ObjectStore
-from services.settings import MySQLSettings, RedshiftSettings, S3Settings, Settings, StackSettings, get_settings
+from services.settings import (
+    MySQLSettings,
+    RedshiftSettings,
+    S3Settings,
+    Settings,
+    StackSettings,
+    get_settings,
+)
 from services.stack.dsn import parse_dsn
 
 TEST_DB = "bdml_test"
@@ -32,8 +39,9 @@ def _create_mysql_db(dsn: str) -> None:
 
 def _create_pg_db(dsn: str) -> None:
     d = parse_dsn(dsn, "postgresql")
-    with psycopg.connect(host=d.host, port=d.port, user=d.user, password=d.password, dbname="postgres",
-                         autocommit=True) as con:
+    with psycopg.connect(
+        host=d.host, port=d.port, user=d.user, password=d.password, dbname="postgres", autocommit=True
+    ) as con:
         if not con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (d.database,)).fetchone():
             con.execute(f"CREATE DATABASE {d.database}")  # type: ignore[arg-type]
 
@@ -42,12 +50,18 @@ def _create_pg_db(dsn: str) -> None:
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     s = get_settings()
     run_id = uuid.uuid4().hex[:8]
-    return s.model_copy(update={
-        "s3": S3Settings(raw_bucket=f"bdml-test-raw-{run_id}", processed_bucket=f"bdml-test-processed-{run_id}"),
-        "mysql": MySQLSettings(dsn=_with_database(s.mysql.dsn, TEST_DB)),
-        "redshift": RedshiftSettings(**{**s.redshift.model_dump(), "dsn": _with_database(s.redshift.dsn, TEST_DB)}),
-        "stack": StackSettings(**{**s.stack.model_dump(), "home": s.stack.home}),
-    })
+    return s.model_copy(
+        update={
+            "s3": S3Settings(
+                raw_bucket=f"bdml-test-raw-{run_id}", processed_bucket=f"bdml-test-processed-{run_id}"
+            ),
+            "mysql": MySQLSettings(dsn=_with_database(s.mysql.dsn, TEST_DB)),
+            "redshift": RedshiftSettings(
+                **{**s.redshift.model_dump(), "dsn": _with_database(s.redshift.dsn, TEST_DB)}
+            ),
+            "stack": StackSettings(**{**s.stack.model_dump(), "home": s.stack.home}),
+        }
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +71,10 @@ def stack(base_settings: Settings) -> Settings:
 
     status = up(base_settings)
     if not status.ok:
-        pytest.fail("the embedded stack is not up:\n" + "\n".join(
-            f"  {c.name}: {c.state} {c.detail}" for c in status.components))
+        pytest.fail(
+            "the embedded stack is not up:\n"
+            + "\n".join(f"  {c.name}: {c.state} {c.detail}" for c in status.components)
+        )
     _create_mysql_db(base_settings.mysql.dsn)
     _create_pg_db(base_settings.redshift.dsn)
     return base_settings

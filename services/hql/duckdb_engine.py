@@ -105,7 +105,7 @@ class DuckDBEngine(HqlEngine):
             frozen = creds.get_frozen_credentials()
             key, secret, token = frozen.access_key, frozen.secret_key, frozen.token
         options = [
-            f"KEY_ID {_sql_string(key)}",
+            f"KEY_ID {_sql_string(key or '')}",
             f"SECRET {_sql_string(secret or '')}",
             f"REGION {_sql_string(aws.region)}",
         ]
@@ -163,7 +163,7 @@ class DuckDBEngine(HqlEngine):
             raise ValueError(f"table {name} is not defined (run its CREATE EXTERNAL TABLE first)") from None
 
     @staticmethod
-    def _transpile(tree: exp.Expression) -> str:
+    def _transpile(tree: exp.Expr) -> str:
         return tree.transform(_literal_split).sql(dialect="duckdb")
 
     # --- CREATE EXTERNAL TABLE -------------------------------------------------------------------
@@ -230,7 +230,8 @@ class DuckDBEngine(HqlEngine):
         hive = _hive_partitioning_options(table)
         return (
             f"SELECT * FROM read_csv({file_list}, columns={{{columns}}},"
-            f" delim={_sql_string(table.delimiter)}, header=false, quote='', escape='', nullstr={_sql_string(HIVE_NULL)}, auto_detect=false{hive})"
+            f" delim={_sql_string(table.delimiter)}, header=false, quote='', escape='',"
+            f" nullstr={_sql_string(HIVE_NULL)}, auto_detect=false{hive})"
         )
 
     @staticmethod

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -65,14 +67,16 @@ class StackError(RuntimeError):
 
 
 def run_dir(settings: Settings) -> Path:
-    path = settings.stack.home / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Pidfiles, markers and locks (created on first write, so ``status`` leaves no trace)."""
+    return settings.stack.home / "run"
 
 
 def logs_dir(settings: Settings) -> Path:
-    path = settings.stack.home / "logs"
-    path.mkdir(parents=True, exist_ok=True)
+    return settings.stack.home / "logs"
+
+
+def ensure_parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -112,3 +116,15 @@ def tail(path: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` (two ``bdml up`` at once do not race)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -56,13 +56,13 @@ def write_pidfile(path: Path, pid: int) -> None:
     path.write_text(f"{pid}\n")
 
 
-def live_pid_from(path: Path, must_contain: str) -> int | None:
-    """The pid recorded in ``path`` if that process still runs and its command line contains
-    ``must_contain`` (guards against a recycled pid); a stale pidfile is removed."""
+def live_pid_from(path: Path, *needles: str) -> int | None:
+    """The pid recorded in ``path`` if that process still runs and its command line contains one of
+    ``needles`` (guards against a recycled pid); a stale pidfile is removed."""
     pid = read_pidfile(path)
     if pid is None:
         return None
-    if pid_alive(pid) and must_contain in cmdline(pid):
+    if pid_alive(pid) and any(n in cmdline(pid) for n in needles):
         return pid
     path.unlink(missing_ok=True)
     return None

@@ -14,5 +14,7 @@ def mysql_loader(settings: Settings) -> MySQLLoader:
 
 def redshift_loader(settings: Settings, store: ObjectStore) -> CopyStdinLoader | RedshiftS3CopyLoader:
     if settings.redshift.loader == "copy_s3":
-        return RedshiftS3CopyLoader(settings.redshift.dsn, settings.redshift.iam_role or "", settings.aws.region)
+        return RedshiftS3CopyLoader(
+            settings.redshift.dsn, settings.redshift.iam_role or "", settings.aws.region
+        )
     return CopyStdinLoader(settings.redshift.dsn, store)

@@ -43,21 +43,21 @@ class CopyStdinLoader:
         with timed(report), connect(self.dsn) as con:
             try:
                 with con.cursor() as cur:
-                    cur.execute(schema.ddl("postgresql"))  # type: ignore[arg-type]
-                    cur.execute(f"DROP TABLE IF EXISTS {stage}")  # type: ignore[arg-type]
-                    cur.execute(f"CREATE TABLE {stage} (LIKE {target} INCLUDING ALL)")  # type: ignore[arg-type]
+                    cur.execute(schema.ddl("postgresql"))
+                    cur.execute(f"DROP TABLE IF EXISTS {stage}")
+                    cur.execute(f"CREATE TABLE {stage} (LIKE {target} INCLUDING ALL)")
                     copy_sql = (
                         f"COPY {stage} ({', '.join(schema.column_names)}) FROM STDIN "
                         "WITH (FORMAT text, DELIMITER '|', NULL '\\N')"
                     )
                     for uri in objects:
                         report.rows_in += self._copy_object(cur, copy_sql, uri)
-                    cur.execute(f"SELECT COUNT(*) FROM {stage}")  # type: ignore[arg-type]
+                    cur.execute(f"SELECT COUNT(*) FROM {stage}")
                     loaded = int(cur.fetchone()[0])  # type: ignore[index]
                     if loaded != report.rows_in:
                         raise LoadError(f"{target}: read {report.rows_in:,} lines but staged {loaded:,} rows")
-                    cur.execute(f"DROP TABLE {target}")  # type: ignore[arg-type]
-                    cur.execute(f"ALTER TABLE {stage} RENAME TO {target}")  # type: ignore[arg-type]
+                    cur.execute(f"DROP TABLE {target}")
+                    cur.execute(f"ALTER TABLE {stage} RENAME TO {target}")
                 con.commit()
             except psycopg.Error as err:
                 con.rollback()
@@ -69,7 +69,7 @@ class CopyStdinLoader:
     def _copy_object(self, cur: psycopg.Cursor[Any], copy_sql: str, uri: S3Uri) -> int:
         body = self.store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
         lines = 0
-        with cur.copy(copy_sql) as copy:  # type: ignore[arg-type]
+        with cur.copy(copy_sql) as copy:
             for chunk in iter(lambda: body.read(CHUNK), b""):
                 lines += chunk.count(b"\n")
                 copy.write(chunk)
@@ -100,13 +100,13 @@ class RedshiftS3CopyLoader:
         with timed(report), connect(self.dsn) as con:
             try:
                 with con.cursor() as cur:
-                    cur.execute(schema.ddl("redshift"))  # type: ignore[arg-type]
-                    cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {target})")  # type: ignore[arg-type]
-                    cur.execute(self.copy_sql(stage, schema, prefix))  # type: ignore[arg-type]
+                    cur.execute(schema.ddl("redshift"))
+                    cur.execute(f"CREATE TEMP TABLE {stage} (LIKE {target})")
+                    cur.execute(self.copy_sql(stage, schema, prefix))
                     cur.execute("SELECT pg_last_copy_count()")
                     report.rows_in = int(cur.fetchone()[0])  # type: ignore[index]
-                    cur.execute(f"DELETE FROM {target}")  # type: ignore[arg-type]
-                    cur.execute(f"INSERT INTO {target} SELECT * FROM {stage}")  # type: ignore[arg-type]
+                    cur.execute(f"DELETE FROM {target}")
+                    cur.execute(f"INSERT INTO {target} SELECT * FROM {stage}")
                     report.rows_out = cur.rowcount
                 con.commit()
             except psycopg.Error as err:

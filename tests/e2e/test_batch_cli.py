@@ -28,15 +28,33 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def _bdml(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "services", *args], env=_env(settings), capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "services", *args],
+        env=_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("layout", ["article", "guide2024", "release47"])
 def test_batch_run_reconciles_every_step(stack: Settings, tmp_path: Path, layout: str) -> None:
     report_path = tmp_path / "report.json"
-    result = _bdml(stack, "batch", "run", "--layout", layout, "--acquisitions", "3000", "--performance",
-                   "20000", "--dirty-share", "0.02", "--report", str(report_path))
+    result = _bdml(
+        stack,
+        "batch",
+        "run",
+        "--layout",
+        layout,
+        "--acquisitions",
+        "3000",
+        "--performance",
+        "20000",
+        "--dirty-share",
+        "0.02",
+        "--report",
+        str(report_path),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(report_path.read_text())
     assert report["reconciled"] is True and report["engine"] == "duckdb"

@@ -35,14 +35,19 @@ def _create(name: str) -> exp.Create:
 @pytest.mark.parametrize("kind", list(Kind))
 def test_processed_tables_match_canonical_schema(kind: Kind) -> None:
     for name in (kind.value, f"{kind.value}_by_year"):
-        cols = [(c.name, c.args["kind"].sql(dialect="hive").replace(" ", "")) for c in _create(name).this.expressions]
+        cols = [
+            (c.name, c.args["kind"].sql(dialect="hive").replace(" ", ""))
+            for c in _create(name).this.expressions
+        ]
         expected = [(f.name, f.sql_type) for f in CANONICAL[kind]]
         assert cols == expected, name
 
 
 @pytest.mark.parametrize("kind", list(Kind))
 def test_every_typed_field_has_a_matching_validation_rule(kind: Kind) -> None:
-    text = (tables.HQL_DIR / ("10_origination.hql" if kind is Kind.ORIGINATION else "20_performance.hql")).read_text()
+    text = (
+        tables.HQL_DIR / ("10_origination.hql" if kind is Kind.ORIGINATION else "20_performance.hql")
+    ).read_text()
     for f in CANONICAL[kind]:
         if f.type == "int":
             assert f"{f.name} RLIKE '^-?[0-9]{{1,{f.width}}}$'" in text, f.name

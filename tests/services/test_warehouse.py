@@ -16,7 +16,12 @@ from services.warehouse.schema import Column, LoadError, TableSchema, checked_id
 
 SCHEMA = TableSchema(
     "loader_probe",
-    (Column("id", "STRING", 12), Column("n", "SMALLINT"), Column("d", "DATE"), Column("amt", "DECIMAL(12,2)")),
+    (
+        Column("id", "STRING", 12),
+        Column("n", "SMALLINT"),
+        Column("d", "DATE"),
+        Column("amt", "DECIMAL(12,2)"),
+    ),
     primary_key=("id",),
 )
 GOOD = "A1|1|2017-01-01|10.50\nA2|\\N|\\N|\\N\nA3|3|2018-02-01|0.00\n"
@@ -67,7 +72,11 @@ def test_mysql_load_is_idempotent(stack: Settings, tmp_path: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize(
     ("bad_line", "message"),
-    [("B1|abc|2017-01-01|1.00", "warning"), ("B2|1|2017-01-01", "warning"), ("B3|1|2017-13-01|1.00", "warning")],
+    [
+        ("B1|abc|2017-01-01|1.00", "warning"),
+        ("B2|1|2017-01-01", "warning"),
+        ("B3|1|2017-13-01|1.00", "warning"),
+    ],
 )
 def test_mysql_bad_value_rolls_back(stack: Settings, tmp_path: Path, bad_line: str, message: str) -> None:
     good = tmp_path / "good.txt"

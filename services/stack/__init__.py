@@ -1,0 +1,45 @@
+"""The embedded stack's lifecycle: MiniStack (AWS APIs), MariaDB (MySQL target), PostgreSQL (Redshift).
+
+``up`` is idempotent: it starts what is installed but stopped, installs MiniStack into its own
+virtualenv, and never touches a server it did not start on ``down``. What is managed and where is
+decided from settings values only (endpoints, DSNs, ``stack.manage_servers``), never the profile name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.settings import Settings
+from services.stack import mariadb, ministack, postgres
+from services.stack.common import ComponentState, ComponentStatus, Progress, StackStatus, no_progress
+
+__all__ = ["ComponentState", "ComponentStatus", "StackStatus", "down", "status", "up"]
+
+_Action = Callable[[Settings, Progress], ComponentStatus]
+
+# Start order: the servers first (quick), then the emulator (may install on first use).
+_UP: tuple[_Action, ...] = (mariadb.up, postgres.up, ministack.up)
+_DOWN: tuple[_Action, ...] = (ministack.down, postgres.down, mariadb.down)
+_STATUS: tuple[Callable[[Settings], ComponentStatus], ...] = (
+    ministack.status,
+    mariadb.status,
+    postgres.status,
+)
+ORDER = (ministack.NAME, mariadb.NAME, postgres.NAME)
+
+
+def _ordered(components: list[ComponentStatus]) -> StackStatus:
+    return StackStatus(tuple(sorted(components, key=lambda c: ORDER.index(c.name))))
+
+
+def up(settings: Settings, progress: Progress = no_progress) -> StackStatus:
+    """Bring every component up (idempotent)."""
+    return _ordered([action(settings, progress) for action in _UP])
+
+
+def down(settings: Settings, progress: Progress = no_progress) -> StackStatus:
+    """Stop what ``up`` started; leave anything else running."""
+    return _ordered([action(settings, progress) for action in _DOWN])
+
+
+def status(settings: Settings) -> StackStatus:
+    return _ordered([probe(settings) for probe in _STATUS])

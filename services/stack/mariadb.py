@@ -1,0 +1,228 @@
+"""The MySQL target: a MariaDB/MySQL server at ``settings.mysql.dsn``.
+
+``up`` starts a locally installed but stopped MariaDB (when ``stack.manage_servers``), makes sure
+``local_infile`` is on (our loader uses LOAD DATA LOCAL) and creates the database. ``down`` stops the
+server only when ``up`` started it (its pidfile under the stack home is the marker)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pymysql
+
+from services.settings import Settings
+from services.stack.common import (
+    ComponentState,
+    ComponentStatus,
+    Progress,
+    StackError,
+    ensure_parent,
+    is_local,
+    locked,
+    logs_dir,
+    no_progress,
+    port_open,
+    run_dir,
+    wait_for,
+)
+from services.stack.dsn import Dsn, parse_dsn
+from services.stack.process import listener_pid, live_pid_from, pids_named, run_as_root
+
+NAME = "mariadb"
+SERVER_BINARIES: tuple[Path, ...] = (Path("/usr/sbin/mariadbd"), Path("/usr/sbin/mysqld"))
+SOCKET_DIR = Path("/run/mysqld")
+START_TIMEOUT_S = 60.0
+ACCESS_DENIED = {1044, 1045, 1130, 1698}  # db denied, user denied, host not allowed, auth plugin
+INSTALL_HINT = (
+    "install it: sudo apt-get install -y mariadb-server (Debian/Ubuntu; then bdml up starts it), "
+    "or run the servers in Docker: docker compose up -d mysql postgres"
+)
+
+
+def _pidfile(settings: Settings) -> Path:
+    return run_dir(settings) / "mariadb.pid"
+
+
+def _our_pid(settings: Settings) -> int | None:
+    return live_pid_from(_pidfile(settings), "mariadbd", "mysqld")
+
+
+def _status(dsn: Dsn, state: ComponentState, detail: str, settings: Settings) -> ComponentStatus:
+    ours = _our_pid(settings)
+    pid = ours or (listener_pid(dsn.port) if state == "up" and is_local(dsn.host) else None)
+    return ComponentStatus(NAME, state, dsn.endpoint, detail, pid=pid, managed_by_us=bool(ours))
+
+
+def _connect(dsn: Dsn) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    return pymysql.connect(
+        host=dsn.host,
+        port=dsn.port,
+        user=dsn.user,
+        password=dsn.password or "",
+        connect_timeout=5,
+        autocommit=True,
+    )
+
+
+def _denied(dsn: Dsn, message: str) -> str:
+    u, db = dsn.user, dsn.database
+    return (
+        f"MySQL at {dsn.address} refused user '{u}': {message}. Fix the user/password in BDML_MYSQL__DSN "
+        f"(now {dsn.redacted()}), or as a MySQL admin (e.g. `sudo mariadb`) create and grant it (a client on "
+        f"127.0.0.1 may be matched as '{u}'@'localhost', so grant both hosts): "
+        f"CREATE USER IF NOT EXISTS '{u}'@'localhost' IDENTIFIED BY '<the DSN password>'; "
+        f"CREATE USER IF NOT EXISTS '{u}'@'127.0.0.1' IDENTIFIED BY '<the DSN password>'; "
+        f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{u}'@'localhost', '{u}'@'127.0.0.1';"
+    )
+
+
+def _inspect(settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
+    """Talk to a reachable server: check (and with ``fix``, repair) local_infile and the database."""
+    try:
+        conn = _connect(dsn)
+    except pymysql.err.OperationalError as exc:
+        code, message = (*exc.args, "", "")[:2]
+        if code in ACCESS_DENIED:
+            return _status(dsn, "error", _denied(dsn, str(message)), settings)
+        return _status(dsn, "error", f"cannot talk to MySQL at {dsn.address}: {message}", settings)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION(), @@GLOBAL.local_infile")
+        version, local_infile = cur.fetchone() or ("?", 0)
+        if not local_infile and fix:
+            try:
+                cur.execute("SET GLOBAL local_infile = 1")
+                local_infile = 1
+            except pymysql.err.MySQLError as exc:
+                return _status(dsn, "error", _no_local_infile(dsn, str(exc.args[-1])), settings)
+        if not local_infile:
+            return _status(
+                dsn, "down", "local_infile is OFF (LOAD DATA LOCAL needs it); bdml up turns it on", settings
+            )
+        cur.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (dsn.database,))
+        exists = cur.fetchone() is not None
+        if not exists and fix:
+            try:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS `{dsn.database}` CHARACTER SET utf8mb4")
+                exists = True
+            except pymysql.err.MySQLError as exc:
+                return _status(
+                    dsn, "error", _denied(dsn, f"cannot create database: {exc.args[-1]}"), settings
+                )
+        if not exists:
+            return _status(
+                dsn, "down", f"database `{dsn.database}` does not exist yet; bdml up creates it", settings
+            )
+    server = f"MariaDB {version.split('-')[0]}" if "MariaDB" in str(version) else f"MySQL {version}"
+    return _status(dsn, "up", f"{server}; local_infile=ON; database `{dsn.database}` ready", settings)
+
+
+def _no_local_infile(dsn: Dsn, message: str) -> str:
+    return (
+        f"local_infile is OFF and user '{dsn.user}' may not turn it on ({message}). As a MySQL admin run "
+        "SET GLOBAL local_infile = 1; and add local-infile=1 under [mysqld] in the server config to keep it "
+        "(on RDS: set local_infile=1 in the DB parameter group)"
+    )
+
+
+def _unreachable(settings: Settings, dsn: Dsn) -> ComponentStatus:
+    """Nothing answers at the DSN's address: say why and what to do."""
+    where = f"nothing answers at {dsn.address}"
+    if not is_local(dsn.host):
+        return _status(dsn, "down", f"{where}; it is not on this machine, so bdml cannot start it", settings)
+    if not any(b.exists() for b in SERVER_BINARIES):
+        return _status(
+            dsn, "missing", f"{where} and no MariaDB server is installed; {INSTALL_HINT}", settings
+        )
+    if not settings.stack.manage_servers:
+        return _status(
+            dsn,
+            "down",
+            f"{where} (stack.manage_servers is off); start it, e.g. docker compose up -d mysql",
+            settings,
+        )
+    return _status(dsn, "down", f"{where}; bdml up starts the installed MariaDB", settings)
+
+
+def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
+    binary = next(b for b in SERVER_BINARIES if b.exists())
+    running = pids_named("mariadbd", "mysqld")
+    if running:
+        raise StackError(
+            f"a MariaDB/MySQL server already runs (pid {running[0]}) but nothing answers at {dsn.address}: "
+            "check the port in BDML_MYSQL__DSN against that server's port/bind-address"
+        )
+    pidfile = ensure_parent(_pidfile(settings))
+    log = ensure_parent(logs_dir(settings) / "mariadb.log")
+    progress(f"starting MariaDB on {dsn.address} (output: {log}; server log: /var/log/mysql/error.log)")
+    run_as_root(["mkdir", "-p", str(SOCKET_DIR)])
+    run_as_root(["chown", "mysql:mysql", str(SOCKET_DIR)])
+    run_as_root([
+        "start-stop-daemon", "--start", "--oknodo", "--background",
+        "--make-pidfile", "--pidfile", str(pidfile), "--output", str(log),
+        "--exec", str(binary), "--",
+        "--user=mysql", "--bind-address=127.0.0.1", f"--port={dsn.port}", "--local-infile=1",
+    ])  # fmt: skip
+
+    def ready() -> bool | None:
+        if _our_pid(settings) is None:
+            raise StackError(f"MariaDB exited during start-up; see {log} and /var/log/mysql/error.log")
+        return True if port_open(dsn.host, dsn.port) else None
+
+    if not wait_for(ready, START_TIMEOUT_S):
+        raise StackError(f"MariaDB did not listen on {dsn.address} within {START_TIMEOUT_S:.0f} s; see {log}")
+
+
+def _parsed(settings: Settings) -> Dsn | ComponentStatus:
+    try:
+        return parse_dsn(settings.mysql.dsn, "mysql")
+    except ValueError as exc:
+        return ComponentStatus(NAME, "error", "", f"settings.mysql.dsn (BDML_MYSQL__DSN): {exc}")
+
+
+def status(settings: Settings) -> ComponentStatus:
+    dsn = _parsed(settings)
+    if isinstance(dsn, ComponentStatus):
+        return dsn
+    if not port_open(dsn.host, dsn.port):
+        return _unreachable(settings, dsn)
+    return _inspect(settings, dsn, fix=False)
+
+
+def up(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
+    dsn = _parsed(settings)
+    if isinstance(dsn, ComponentStatus):
+        return dsn
+    if not port_open(dsn.host, dsn.port):
+        current = _unreachable(settings, dsn)
+        if current.state != "down" or not settings.stack.manage_servers or not is_local(dsn.host):
+            return current
+        with locked(run_dir(settings) / "mariadb.lock"):  # two `bdml up` at once start one server
+            if not port_open(dsn.host, dsn.port):
+                try:
+                    _start(settings, dsn, progress)
+                except StackError as exc:
+                    return _status(dsn, "error", str(exc), settings)
+    return _inspect(settings, dsn, fix=True)
+
+
+def down(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
+    dsn = _parsed(settings)
+    if isinstance(dsn, ComponentStatus):
+        return dsn
+    pid = _our_pid(settings)
+    if pid is None:
+        current = status(settings)
+        if port_open(dsn.host, dsn.port):
+            return replace(current, detail=f"{current.detail}; left running (not started by bdml)")
+        return current
+    progress(f"stopping MariaDB (pid {pid})")
+    try:
+        run_as_root([
+            "start-stop-daemon", "--stop", "--oknodo", "--pidfile", str(_pidfile(settings)),
+            "--retry", "TERM/60/KILL/5", "--remove-pidfile",
+        ], timeout=90)  # fmt: skip
+    except StackError as exc:
+        return ComponentStatus(NAME, "error", dsn.endpoint, str(exc), pid=pid, managed_by_us=True)
+    _pidfile(settings).unlink(missing_ok=True)
+    return ComponentStatus(NAME, "down", dsn.endpoint, "stopped")

@@ -1,0 +1,360 @@
+"""The embedded stack: unit tests (no servers) and integration tests against the real servers.
+
+Integration tests never stop the shared MariaDB/PostgreSQL; MiniStack instances they start run on free
+ports under a temporary home and are stopped again."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from services import stack
+from services.settings import Settings
+from services.stack import mariadb, ministack, postgres
+from services.stack.cli import register
+from services.stack.common import ComponentStatus, StackStatus, port_open
+from services.stack.dsn import parse_dsn
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def with_(base: Settings, **sections: dict[str, Any]) -> Settings:
+    """A copy of ``base`` with fields of some sections replaced: with_(s, stack={"home": p})."""
+    update = {name: getattr(base, name).model_copy(update=fields) for name, fields in sections.items()}
+    return base.model_copy(update=update)
+
+
+def on_port(base: Settings, home: Path, port: int) -> Settings:
+    return with_(
+        base,
+        stack={"home": home, "ministack_port": port, "manage_servers": True},
+        aws={"endpoint_url": f"http://127.0.0.1:{port}"},
+    )
+
+
+@pytest.fixture(scope="module")
+def base() -> Settings:
+    return Settings()
+
+
+# --- unit --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "expect", "parts"),
+    [
+        ("mysql://root@127.0.0.1:3306/bdml", "mysql", ("root", None, "127.0.0.1", 3306, "bdml")),
+        ("mysql://u:p%40ss@db.local/x", "mysql", ("u", "p@ss", "db.local", 3306, "x")),
+        ("mysql+pymysql://u:pw@localhost:3307/x", "mysql", ("u", "pw", "localhost", 3307, "x")),
+        ("mariadb://u@h/x", "mysql", ("u", None, "h", 3306, "x")),
+        ("postgresql://pg@127.0.0.1:5432/bdml", "postgresql", ("pg", None, "127.0.0.1", 5432, "bdml")),
+        ("postgres://a:b@h/db", "postgresql", ("a", "b", "h", 5432, "db")),
+    ],
+)
+def test_parse_dsn(url: str, expect: str, parts: tuple[object, ...]) -> None:
+    dsn = parse_dsn(url, expect)
+    assert (dsn.user, dsn.password, dsn.host, dsn.port, dsn.database) == parts
+    assert dsn.scheme == expect
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "expect", "message"),
+    [
+        ("postgresql://u@h/db", "mysql", "expected a mysql URL"),
+        ("mysql://h:3306/db", "mysql", "names no user"),
+        ("mysql://u@h:3306/", "mysql", "must name one database"),
+        ("mysql://u@h:port/db", "mysql", "not a number"),
+    ],
+)
+def test_parse_dsn_rejects(url: str, expect: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_dsn(url, expect)
+
+
+@pytest.mark.unit
+def test_redacted_dsn_hides_the_password() -> None:
+    dsn = parse_dsn("mysql://loader:s3cret@127.0.0.1:3306/bdml", "mysql")
+    assert "s3cret" not in dsn.redacted()
+    assert dsn.redacted() == "mysql://loader:***@127.0.0.1:3306/bdml"
+
+
+@pytest.mark.unit
+def test_status_json() -> None:
+    status = StackStatus(
+        (
+            ComponentStatus("ministack", "external", "AWS (default endpoints)", "real AWS"),
+            ComponentStatus("mariadb", "up", "127.0.0.1:3306/bdml", "ready", pid=42, managed_by_us=True),
+        )
+    )
+    data = json.loads(json.dumps(status.as_dict()))
+    assert data["ok"] is True
+    assert data["components"][1] == {
+        "name": "mariadb",
+        "state": "up",
+        "endpoint": "127.0.0.1:3306/bdml",
+        "detail": "ready",
+        "pid": 42,
+        "managed_by_us": True,
+    }
+    broken = StackStatus((*status.components, ComponentStatus("postgresql", "missing")))
+    assert broken.as_dict()["ok"] is False
+    assert broken.component("postgresql").state == "missing"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("url", "managed"),
+    [
+        ("http://127.0.0.1:4566", True),
+        ("http://localhost:4566/", True),
+        ("http://127.0.0.1:4567", False),
+        ("https://127.0.0.1:4566", False),
+        ("http://10.0.0.5:4566", False),
+        (None, False),
+    ],
+)
+def test_managed_endpoint(url: str | None, managed: bool) -> None:
+    assert ministack.is_managed_endpoint(url, 4566) is managed
+
+
+@pytest.mark.unit
+def test_ministack_is_external_when_endpoint_is_not_managed(base: Settings, tmp_path: Path) -> None:
+    real_aws = with_(base, aws={"endpoint_url": None}, stack={"home": tmp_path})
+    elsewhere = with_(base, aws={"endpoint_url": "https://s3.example.test"}, stack={"home": tmp_path})
+    for settings in (real_aws, elsewhere):
+        for result in (ministack.status(settings), ministack.up(settings), ministack.down(settings)):
+            assert result.state == "external"
+            assert not result.managed_by_us
+    assert not (tmp_path / "ministack-venv").exists()
+
+
+@pytest.mark.unit
+def test_ministack_not_run_when_servers_are_not_managed(base: Settings, tmp_path: Path) -> None:
+    settings = with_(on_port(base, tmp_path, free_port()), stack={"manage_servers": False})
+    result = ministack.up(settings)
+    assert result.state == "down"
+    assert "manage_servers is off" in result.detail
+    assert not (tmp_path / "ministack-venv").exists()
+
+
+def fake_ministack(home: Path, version: str, script: str) -> None:
+    """A stand-in MiniStack venv whose entry point runs ``script`` (bash)."""
+    venv = home / "ministack-venv"
+    (venv / "lib" / "python3.11" / "site-packages" / f"ministack-{version}.dist-info").mkdir(parents=True)
+    entry = venv / "bin" / "ministack"
+    entry.parent.mkdir(parents=True)
+    entry.write_text(f"#!/bin/bash\n{script}\n")
+    entry.chmod(0o755)
+
+
+@pytest.mark.unit
+def test_ministack_that_dies_at_start_shows_its_log(base: Settings, tmp_path: Path) -> None:
+    settings = on_port(base, tmp_path, free_port())
+    fake_ministack(tmp_path, settings.stack.ministack_version, "echo 'boom: cannot bind'; exit 3")
+    result = ministack.up(settings)
+    assert result.state == "error"
+    assert "exited during start-up" in result.detail and "boom: cannot bind" in result.detail
+    assert not (tmp_path / "run" / "ministack.pid").exists()
+
+
+@pytest.mark.unit
+def test_ministack_that_never_gets_healthy_is_stopped(
+    base: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ministack, "START_TIMEOUT_S", 1.0)
+    settings = on_port(base, tmp_path, free_port())
+    fake_ministack(tmp_path, settings.stack.ministack_version, "exec sleep 300 # ministack")
+    result = ministack.up(settings)
+    assert result.state == "error"
+    assert "did not answer /_ministack/health within 1 s" in result.detail
+    assert not (tmp_path / "run" / "ministack.pid").exists()
+    assert ministack.status(settings).state == "down"
+
+
+@pytest.mark.unit
+def test_missing_servers_say_how_to_install(
+    base: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mariadb, "SERVER_BINARIES", (tmp_path / "no-mariadbd",))
+    monkeypatch.setattr(postgres, "installed_versions", list)
+    port = free_port()
+    settings = with_(
+        base,
+        stack={"home": tmp_path, "manage_servers": True},
+        mysql={"dsn": f"mysql://root@127.0.0.1:{port}/bdml"},
+        redshift={"dsn": f"postgresql://postgres@127.0.0.1:{port}/bdml"},
+    )
+    my, pg = mariadb.up(settings), postgres.up(settings)
+    assert (my.state, pg.state) == ("missing", "missing")
+    assert "apt-get install -y mariadb-server" in my.detail
+    assert "docker compose up -d mysql postgres" in my.detail
+    assert "apt-get install -y postgresql" in pg.detail
+
+
+@pytest.mark.unit
+def test_unmanaged_servers_are_not_started(base: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    settings = with_(
+        base,
+        stack={"home": tmp_path, "manage_servers": False},
+        mysql={"dsn": f"mysql://root@127.0.0.1:{port}/bdml"},
+        redshift={"dsn": f"postgresql://postgres@127.0.0.1:{port}/bdml"},
+    )
+    for result in (mariadb.up(settings), postgres.up(settings)):
+        assert result.state == "down"
+        assert "manage_servers is off" in result.detail
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.unit
+def test_bad_dsn_is_an_error_not_a_crash(base: Settings) -> None:
+    settings = with_(base, mysql={"dsn": "postgresql://u@h/db"}, redshift={"dsn": "nonsense"})
+    assert mariadb.status(settings).state == "error"
+    assert "BDML_MYSQL__DSN" in mariadb.status(settings).detail
+    assert "BDML_REDSHIFT__DSN" in postgres.up(settings).detail
+
+
+# --- integration -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ms_home(tmp_path_factory: pytest.TempPathFactory, base: Settings) -> Path:
+    """A stack home for MiniStacks started by tests; reuses the project's MiniStack venv when present."""
+    home = tmp_path_factory.mktemp("stack-home")
+    venv = base.stack.home / "ministack-venv"
+    if ministack.installed_version(venv) == base.stack.ministack_version:
+        (home / "ministack-venv").symlink_to(venv.resolve())
+    return home
+
+
+@pytest.fixture
+def own_ministack(base: Settings, ms_home: Path) -> Iterator[Settings]:
+    settings = on_port(base, ms_home, free_port())
+    yield settings
+    ministack.down(settings)
+
+
+@pytest.mark.integration
+def test_up_is_idempotent(base: Settings) -> None:
+    first = stack.up(base)
+    assert first.ok, first.as_dict()
+    second = stack.up(base)
+    assert second.ok, second.as_dict()
+    assert [(c.name, c.state, c.pid, c.managed_by_us) for c in first.components] == [
+        (c.name, c.state, c.pid, c.managed_by_us) for c in second.components
+    ]
+
+
+@pytest.mark.integration
+def test_status_reports_all_three_up(base: Settings) -> None:
+    stack.up(base)
+    status = stack.status(base)
+    assert [c.name for c in status.components] == ["ministack", "mariadb", "postgresql"]
+    assert all(c.state == "up" for c in status.components), status.as_dict()
+    endpoints = {c.name: c.endpoint for c in status.components}
+    my, pg = parse_dsn(base.mysql.dsn, "mysql"), parse_dsn(base.redshift.dsn, "postgresql")
+    assert endpoints == {
+        "ministack": f"http://127.0.0.1:{base.stack.ministack_port}",
+        "mariadb": f"{my.host}:{my.port}/{my.database}",
+        "postgresql": f"{pg.host}:{pg.port}/{pg.database}",
+    }
+
+
+@pytest.mark.integration
+def test_ministack_start_twice_then_stop(own_ministack: Settings) -> None:
+    port = own_ministack.stack.ministack_port
+    started = ministack.up(own_ministack)
+    assert started.state == "up", started.detail
+    assert started.managed_by_us and started.pid
+    again = ministack.up(own_ministack)
+    assert (again.state, again.pid, again.managed_by_us) == ("up", started.pid, True)
+    assert (own_ministack.stack.home / "run" / "ministack.pid").read_text().strip() == str(started.pid)
+
+    stopped = ministack.down(own_ministack)
+    assert stopped.state == "down"
+    assert not port_open("127.0.0.1", port)
+    assert ministack.status(own_ministack).state == "down"
+
+
+@pytest.mark.integration
+def test_ministack_we_did_not_start_is_up_and_left_alone(own_ministack: Settings, tmp_path: Path) -> None:
+    started = ministack.up(own_ministack)
+    assert started.state == "up", started.detail
+    stranger = with_(own_ministack, stack={"home": tmp_path})  # same port, no pidfile of ours
+    seen = ministack.up(stranger)
+    assert (seen.state, seen.managed_by_us) == ("up", False)
+    assert "not started by bdml" in seen.detail
+    left = ministack.down(stranger)
+    assert left.state == "up"
+    assert port_open("127.0.0.1", own_ministack.stack.ministack_port)
+
+
+@pytest.mark.integration
+def test_port_taken_by_something_else(base: Settings, tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = int(squatter.getsockname()[1])
+        settings = on_port(base, tmp_path, port)
+        result = stack.up(settings).component("ministack")
+        left = ministack.down(settings)
+    assert result.state == "error"
+    assert f"port {port} is taken" in result.detail
+    assert "BDML_STACK__MINISTACK_PORT" in result.detail and "BDML_AWS__ENDPOINT_URL" in result.detail
+    assert not (tmp_path / "ministack-venv").exists()  # nothing installed for a port we cannot use
+    assert left.state == "down"  # nothing of ours to stop there
+
+
+@pytest.mark.integration
+def test_wrong_mysql_credentials(base: Settings, tmp_path: Path) -> None:
+    dsn = parse_dsn(base.mysql.dsn, "mysql")
+    wrong = f"mysql://bdml_nobody:not-the-password@{dsn.host}:{dsn.port}/{dsn.database}"
+    settings = with_(base, mysql={"dsn": wrong}, stack={"home": tmp_path})
+    result = mariadb.up(settings)
+    assert result.state == "error"
+    assert "refused user 'bdml_nobody'" in result.detail
+    assert f"GRANT ALL PRIVILEGES ON `{dsn.database}`.* TO 'bdml_nobody'@'localhost'" in result.detail
+    assert "not-the-password" not in result.detail
+
+
+@pytest.mark.integration
+def test_wrong_postgres_user(base: Settings, tmp_path: Path) -> None:
+    dsn = parse_dsn(base.redshift.dsn, "postgresql")
+    wrong = f"postgresql://bdml_nobody@{dsn.host}:{dsn.port}/{dsn.database}"
+    result = postgres.up(with_(base, redshift={"dsn": wrong}, stack={"home": tmp_path}))
+    assert result.state == "error"
+    assert "refused user 'bdml_nobody'" in result.detail and 'CREATE ROLE "bdml_nobody"' in result.detail
+
+
+@pytest.mark.integration
+def test_cli_status_json_and_failing_up(base: Settings, tmp_path: Path) -> None:
+    app = typer.Typer()
+    current = {"settings": base}
+    register(app, settings=lambda: current["settings"])
+    runner = CliRunner()
+
+    stack.up(base)
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        current["settings"] = on_port(base, tmp_path, int(squatter.getsockname()[1]))
+        failed = runner.invoke(app, ["up"])
+    assert failed.exit_code == 1
+    assert "bdml up: ministack is error: port" in failed.stderr
