@@ -179,12 +179,13 @@ class BatchJob:
 
     @staticmethod
     def _reject_reasons(engine: HqlEngine, table: str) -> dict[str, int]:
-        # The reason's text before ':' names the rule; what follows is the offending value.
+        # A reason's text before ':' or ',' names the rule; what follows is the offending value.
+        rule = "regexp_replace(reason, '[:,].*$', '')"
         rows = engine.query(
-            f"SELECT split(reason, ':')[0] AS rule, COUNT(*) AS n FROM {table}_rejects "
-            "GROUP BY split(reason, ':')[0] ORDER BY n DESC LIMIT 20"
+            f"SELECT {rule} AS rule, COUNT(*) AS n FROM {table}_rejects"
+            f" GROUP BY {rule} ORDER BY n DESC LIMIT 20"
         )
-        return {str(rule): int(n) for rule, n in rows}
+        return {str(name): int(n) for name, n in rows}
 
     # --- 3. loads --------------------------------------------------------------------------------
     def _processed_objects(self, kind: Kind) -> list[S3Uri]:

@@ -19,6 +19,8 @@ app = typer.Typer(
     help="Batch pipeline: Freddie Mac files → S3 → HQL → MySQL and Redshift.", no_args_is_help=True
 )
 console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: rich would wrap the report table at 80 columns
+    console = Console(stderr=True, width=120)
 
 Layout = Annotated[str, typer.Option(help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")]
 
