@@ -1,0 +1,413 @@
+"""Spark executor of the HQL files: a local Spark 3.5 session with Hive support, reading and writing S3
+through the S3A connector.
+
+Statements run verbatim through ``spark.sql``. The one adaptation: Spark has no Hive virtual columns, so
+every raw line table (EXTERNAL, TEXTFILE, its only data column ``line STRING``) is shadowed by a
+temporary view of the same name that adds ``INPUT__FILE__NAME`` and ``BLOCK__OFFSET__INSIDE__FILE``
+(see :func:`with_virtual_columns`). Two consequences follow from Spark's rules, both handled here:
+
+- DDL aimed at a shadowed table (``MSCK REPAIR TABLE``, ``DROP TABLE``, ``ALTER TABLE``...) would hit the
+  temporary view, so the shadow is lifted for that statement and put back afterwards.
+- Spark refuses a permanent ``CREATE VIEW`` over a temporary view; such a view is created as a
+  temporary view instead (it lives as long as the session, like the shadow it reads).
+
+The configuration builders (:func:`spark_conf`, :func:`s3a_jars`) are shared with the Spark Thrift Server
+launcher, so both Spark processes see S3 and the metastore the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from services.hql.base import HqlEngine, HqlError
+from services.hql.script import HqlStatement
+from services.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, Row, SparkSession
+
+log = logging.getLogger(__name__)
+
+# hadoop-aws must match the Hadoop line inside pyspark (3.3.x); the SDK bundle is the one it was built with.
+# sagemaker_pyspark also ships aws-java-sdk-*-1.12 pieces: leave them out, they clash with the bundle.
+S3A_JAR_NAMES = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
+S3A_FILESYSTEM = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+
+INPUT_FILE_NAME = "INPUT__FILE__NAME"
+BLOCK_OFFSET = "BLOCK__OFFSET__INSIDE__FILE"
+TEXT_INPUT_FORMAT = "org.apache.hadoop.mapred.TextInputFormat"
+
+# Statements that act on a table itself (not on its rows through a query): they must see the real table,
+# not the virtual-column shadow. Group 1 is the table name as written.
+_TABLE_TARGET = re.compile(
+    r"""^\s*(?:CREATE\s+(?:EXTERNAL\s+)?TABLE|DROP\s+TABLE|ALTER\s+TABLE|MSCK\s+(?:REPAIR\s+)?TABLE
+        |TRUNCATE\s+TABLE|ANALYZE\s+TABLE|SHOW\s+PARTITIONS|LOAD\s+DATA\s.*?\sINTO\s+TABLE
+        |INSERT\s+(?:INTO|OVERWRITE)\s+(?:TABLE\s+)?)
+        \s*(?:IF\s+(?:NOT\s+)?EXISTS\s+)?`?([\w.]+)`?""",
+    re.IGNORECASE | re.VERBOSE | re.DOTALL,
+)
+_VIEW_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
+
+
+# --- configuration shared with the Thrift Server -----------------------------------------------------
+
+
+def java_executable() -> str | None:
+    """The ``java`` Spark will run: ``$JAVA_HOME/bin/java`` when set, else the one on PATH."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def require_java() -> str:
+    java = java_executable()
+    if java is None:
+        raise RuntimeError(
+            "Spark needs Java 17 and none was found: install it (apt-get install openjdk-17-jre-headless) "
+            "or set JAVA_HOME"
+        )
+    return java
+
+
+def s3a_jars() -> list[Path]:
+    """hadoop-aws and the AWS SDK bundle, taken from the ``sagemaker_pyspark`` wheel (no Maven download)."""
+    spec = importlib.util.find_spec("sagemaker_pyspark")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the S3A jars come from sagemaker_pyspark, which is not installed: "
+            "pip install --no-deps sagemaker_pyspark==1.4.5"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "jars"
+    jars = [folder / name for name in S3A_JAR_NAMES]
+    missing = [jar.name for jar in jars if not jar.exists()]
+    if missing:
+        raise RuntimeError(f"S3A jars missing from {folder}: {', '.join(missing)} (sagemaker_pyspark 1.4.5?)")
+    return jars
+
+
+def s3a_conf(settings: Settings, *, keys_in_conf: bool = True) -> dict[str, str]:
+    """Spark properties that make ``s3://`` and ``s3a://`` paths go through S3A to ``settings.aws``.
+
+    With ``keys_in_conf`` False, explicit keys are expected in the environment instead (see
+    :func:`s3a_env`): a child process's command line is visible to every user of the machine.
+    """
+    aws = settings.aws
+    conf = {
+        "spark.hadoop.fs.s3.impl": S3A_FILESYSTEM,  # the HQL says s3:// as on EMR; S3A serves both
+        "spark.hadoop.fs.s3a.impl": S3A_FILESYSTEM,
+        "spark.hadoop.fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "spark.hadoop.fs.AbstractFileSystem.s3a.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "spark.hadoop.fs.s3a.endpoint.region": aws.region,
+    }
+    if aws.endpoint_url:  # an emulator: path-style bucket addressing, TLS only if it speaks https
+        conf["spark.hadoop.fs.s3a.endpoint"] = aws.endpoint_url
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(aws.endpoint_url.startswith("https")).lower()
+    else:
+        conf["spark.hadoop.fs.s3a.endpoint"] = f"s3.{aws.region}.amazonaws.com"
+    if aws.access_key_id and aws.secret_access_key:
+        if keys_in_conf:
+            conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+            )
+            conf["spark.hadoop.fs.s3a.access.key"] = aws.access_key_id
+            conf["spark.hadoop.fs.s3a.secret.key"] = aws.secret_access_key
+        else:
+            conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+                "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
+            )
+    else:  # real AWS: environment, profile, instance or task role - never a key in a file
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
+        )
+    return conf
+
+
+def s3a_env(settings: Settings) -> dict[str, str]:
+    """The environment that carries explicit keys when :func:`s3a_conf` was built with keys_in_conf=False."""
+    aws = settings.aws
+    if aws.access_key_id and aws.secret_access_key:
+        return {"AWS_ACCESS_KEY_ID": aws.access_key_id, "AWS_SECRET_ACCESS_KEY": aws.secret_access_key}
+    return {}
+
+
+def hive_compat_conf() -> dict[str, str]:
+    """Hive's lenient semantics, which the HQL was written for."""
+    return {
+        "spark.sql.ansi.enabled": "false",  # bad casts give NULL instead of failing the job
+        "spark.sql.storeAssignmentPolicy": "LEGACY",  # INSERT casts like Hive (NULL on overflow)
+        "spark.sql.legacy.timeParserPolicy": "LEGACY",  # unix_timestamp patterns parse like Hive
+        # INSERT OVERWRITE with dynamic partitions replaces only the partitions it writes, as Hive does
+        # (Spark already does so for Hive SerDe tables; this covers the Parquet tables it converts).
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    }
+
+
+def write_log4j_config(home: Path, level: str) -> Path:
+    """A log4j2 file at ``level``: Spark's default INFO chatter would drown the pipeline's own log."""
+    path = home / "log4j2.properties"
+    path.write_text(
+        "\n".join(
+            [
+                f"rootLogger.level = {level}",
+                "rootLogger.appenderRef.stderr.ref = stderr",
+                "appender.stderr.type = Console",
+                "appender.stderr.name = stderr",
+                "appender.stderr.target = SYSTEM_ERR",
+                "appender.stderr.layout.type = PatternLayout",
+                "appender.stderr.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex",
+                # Known-harmless warnings of every run: no metrics config, no schema version in a new
+                # Derby, unknown Hive 2.3 keys, partition stats notes, and "SET hive.* might not work"
+                # (it does for what the HQL sets: Spark reads those keys from the session at run time).
+                *_quiet("metrics", "org.apache.hadoop.metrics2", "error"),
+                *_quiet("objectstore", "org.apache.hadoop.hive.metastore.ObjectStore", "error"),
+                *_quiet("hmshandler", "org.apache.hadoop.hive.metastore.RetryingHMSHandler", "fatal"),
+                *_quiet("nativecode", "org.apache.hadoop.util.NativeCodeLoader", "error"),
+                *_quiet("hiveconf", "org.apache.hadoop.hive.conf.HiveConf", "error"),
+                *_quiet("sessionstate", "org.apache.hadoop.hive.ql.session.SessionState", "error"),
+                *_quiet("hivelog", "hive.log", "error"),
+                *_quiet("setcommand", "org.apache.spark.sql.execution.command.SetCommand", "error"),
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _quiet(key: str, logger: str, level: str) -> tuple[str, str]:
+    return f"logger.{key}.name = {logger}", f"logger.{key}.level = {level}"
+
+
+def spark_conf(
+    settings: Settings, home: Path, *, log_level: str = "WARN", keys_in_conf: bool = True
+) -> dict[str, str]:
+    """Everything a local Spark-with-Hive process of ours needs, its state kept under ``home``.
+
+    ``home`` holds the embedded Derby metastore, the warehouse, Hive's scratch folders and derby.log,
+    so runs never litter the working directory.
+    """
+    for folder in (home, home / "scratch", home / "scratch-local"):  # Hive errors on missing ones
+        folder.mkdir(parents=True, exist_ok=True)
+    log4j = write_log4j_config(home, log_level)
+    java_options = f'-Dderby.system.home="{home}" -Dlog4j2.configurationFile="file:{log4j}"'
+    jars = s3a_jars()
+    metastore_url = f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+    return {
+        "spark.jars": ",".join(str(jar) for jar in jars),
+        # Also on the JVM's own class path: the Hive metastore resolves S3A by name from threads whose
+        # class loader never sees spark.jars (the Thrift Server's session threads fail without this).
+        "spark.driver.extraClassPath": os.pathsep.join(str(jar) for jar in jars),
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": metastore_url,
+        "spark.hadoop.hive.exec.scratchdir": str(home / "scratch"),
+        "spark.hadoop.hive.exec.local.scratchdir": str(home / "scratch-local"),
+        "spark.hadoop.hive.downloaded.resources.dir": str(home / "resources"),
+        "spark.driver.extraJavaOptions": java_options,
+        "spark.ui.enabled": "false",  # no port 4040 to collide on; nobody looks at it here
+        "spark.ui.showConsoleProgress": "false",  # progress bars garble logs; statements are logged
+        **hive_compat_conf(),
+        **s3a_conf(settings, keys_in_conf=keys_in_conf),
+    }
+
+
+# --- the virtual columns ---------------------------------------------------------------------------------
+
+
+def with_virtual_columns(table: DataFrame) -> DataFrame:
+    """``table`` (a Hive TEXTFILE table scan) plus Hive's ``INPUT__FILE__NAME`` and
+    ``BLOCK__OFFSET__INSIDE__FILE``.
+
+    INPUT__FILE__NAME is the file's full URI, as Hive gives it. BLOCK__OFFSET__INSIDE__FILE is the
+    1-based LINE NUMBER within that file, not Hive's byte offset: the column exists so a rejected line
+    can be found again, a line number does that as well, and it is what the DuckDB engine gives too.
+
+    The numbering is exact without sorting the data: a Hive table scan reads one input split per Spark
+    partition, a file's splits come in file order, and rows inside a split come in line order. So a line
+    number is (lines in the file's earlier splits) + (position inside its split) + 1; the per-split
+    counts are a small aggregate joined back by broadcast. The scan is read twice (counts, then rows).
+    The id column must sit directly on the scan (no filter below it): Spark never pushes a filter past
+    a non-deterministic expression, so a query's WHERE stays above it - and partition pruning is lost.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    scan = table.select(
+        "*",
+        F.input_file_name().alias(INPUT_FILE_NAME),
+        F.spark_partition_id().alias("__split"),
+        F.monotonically_increasing_id().alias("__row"),  # increasing within a partition
+    )
+    earlier = (
+        Window.partitionBy(INPUT_FILE_NAME).orderBy("__split").rowsBetween(Window.unboundedPreceding, -1)
+    )
+    splits = (
+        scan.groupBy(INPUT_FILE_NAME, "__split")
+        .agg(F.count(F.lit(1)).alias("__lines"), F.min("__row").alias("__first"))
+        .select(
+            INPUT_FILE_NAME,
+            "__split",
+            "__first",
+            F.coalesce(F.sum("__lines").over(earlier), F.lit(0)).alias("__before"),
+        )
+    )
+    line_number = F.col("__before") + F.col("__row") - F.col("__first") + F.lit(1)
+    return scan.join(F.broadcast(splits), [INPUT_FILE_NAME, "__split"]).select(
+        *[F.col(f"`{name}`") for name in table.columns],
+        F.col(INPUT_FILE_NAME),
+        line_number.cast("bigint").alias(BLOCK_OFFSET),
+    )
+
+
+# --- the engine ------------------------------------------------------------------------------------------
+
+
+class SparkEngine(HqlEngine):
+    """HQL on a local ``local[2]`` Spark session with Hive support (embedded Derby metastore).
+
+    The session starts on first use (20-30 s) and stops on :meth:`close`. Spark allows one active session
+    per process and its JVM keeps the first session's jars and Java options: use one engine at a time.
+    ``extra_conf`` adds or overrides Spark properties (memory, tuning, tests).
+    """
+
+    name = "spark"
+
+    def __init__(self, settings: Settings, *, extra_conf: Mapping[str, str] | None = None) -> None:
+        self._settings = settings
+        self._home = settings.stack.home / "spark"
+        self._extra_conf = dict(extra_conf or {})
+        self._spark: SparkSession | None = None
+        self._shadowed: set[str] = set()  # lower-case names of raw tables shadowed by a temporary view
+
+    @property
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            self._spark = self._start()
+        return self._spark
+
+    def execute(self, statement: HqlStatement) -> None:
+        log.info("spark: %s: %s", statement.origin, statement.keyword)
+        started = time.monotonic()
+        self._run(statement)
+        log.info("spark: %s done in %.1f s", statement.origin, time.monotonic() - started)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._run(HqlStatement(sql, "<query>"))]
+
+    def close(self) -> None:
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+            self._shadowed.clear()
+
+    # -- internals --
+
+    def _start(self) -> SparkSession:
+        require_java()
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise RuntimeError("the spark engine needs the [spark] extra: pip install -e '.[spark]'") from exc
+        # The machine's hostname may not resolve; workers must run the interpreter we run in.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        log.info("spark: starting a local session (metastore and warehouse under %s)", self._home)
+        started = time.monotonic()
+        builder = SparkSession.builder.master("local[2]").appName("bdml-hql")
+        for key, value in {**spark_conf(self._settings, self._home), **self._extra_conf}.items():
+            builder = builder.config(key, value)
+        spark = builder.enableHiveSupport().getOrCreate()
+        spark.sparkContext.setLogLevel("WARN")
+        log.info("spark: session ready in %.1f s", time.monotonic() - started)
+        return spark
+
+    def _run(self, statement: HqlStatement) -> list[Row]:
+        try:
+            target = self._target_table(statement.text)
+            if target in self._shadowed:
+                self.spark.catalog.dropTempView(target)
+            try:
+                rows = self._sql(statement.text)
+            except Exception:
+                if target is not None:
+                    with contextlib.suppress(Exception):  # the statement's own error is the one to report
+                        self._shadow_if_raw(target)
+                raise
+            if target is not None:
+                self._shadow_if_raw(target)
+            return rows
+        except Exception as exc:
+            raise HqlError(statement, _describe(exc, self._home)) from exc
+
+    def _sql(self, text: str) -> list[Row]:
+        from pyspark.errors import AnalysisException
+
+        try:
+            return self.spark.sql(text).collect()
+        except AnalysisException as exc:
+            if exc.getErrorClass() != "INVALID_TEMP_OBJ_REFERENCE" or not _VIEW_HEAD.match(text):
+                raise
+            # A view over a shadowed raw table: Spark only allows it as a temporary view. (OR REPLACE also
+            # stands in for IF NOT EXISTS, which temporary views lack; the definition is the same one.)
+            log.info("spark: the view reads a raw table's virtual columns; creating it as a temporary view")
+            return self.spark.sql(
+                _VIEW_HEAD.sub("CREATE OR REPLACE TEMPORARY VIEW ", text, count=1)
+            ).collect()
+
+    def _target_table(self, text: str) -> str | None:
+        """The unqualified name of the table a statement acts on, if it lives in the current database."""
+        match = _TABLE_TARGET.match(text)
+        if match is None:
+            return None
+        *database, table = match.group(1).lower().split(".")
+        if database and database[0] != self.spark.catalog.currentDatabase().lower():
+            return None  # a temporary view only ever shadows names in the current database
+        return table
+
+    def _shadow_if_raw(self, table: str) -> None:
+        qualified = f"{self.spark.catalog.currentDatabase()}.{table}"
+        if not (self.spark.catalog.tableExists(qualified) and self._is_raw_line_table(qualified)):
+            self._shadowed.discard(table)
+            return
+        # Reading through the qualified name reaches the real table, never a temporary view.
+        with_virtual_columns(self.spark.table(qualified)).createOrReplaceTempView(table)
+        self._shadowed.add(table)
+        log.info("spark: %s is a raw line table; it now has %s and %s", table, INPUT_FILE_NAME, BLOCK_OFFSET)
+
+    def _is_raw_line_table(self, qualified: str) -> bool:
+        if self.spark.catalog.getTable(qualified).tableType != "EXTERNAL":
+            return False
+        data_columns = [
+            (c.name.lower(), c.dataType)
+            for c in self.spark.catalog.listColumns(qualified)
+            if not c.isPartition
+        ]
+        if data_columns != [("line", "string")]:
+            return False
+        details = {row[0]: row[1] for row in self.spark.sql(f"DESCRIBE FORMATTED {qualified}").collect()}
+        return details.get("InputFormat") == TEXT_INPUT_FORMAT
+
+
+def _describe(exc: BaseException, home: Path) -> str:
+    """The first lines of a Spark error (JVM stack traces stay on the chained exception), with a hint
+    for the failure people meet most: two processes on one embedded metastore."""
+    text = str(exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    short = "\n".join(lines[:6]) + ("\n  ..." if len(lines) > 6 else "")
+    if "Another instance of Derby" in text or "Unable to instantiate" in text:
+        short += (
+            f"\n  hint: the Hive metastore under {home} could not be opened - is another Spark process "
+            "using it? Stop it, or give this run its own BDML_STACK__HOME."
+        )
+    return short
