@@ -3,8 +3,11 @@
 -- One STRING column per line on purpose: a delimited SerDe would silently NULL-pad short rows and drop
 -- extra fields. Parsing and validation happen in the next files, where every rejected line is kept
 -- with its file, line and reason.
+-- Tables are dropped and re-created on every run: dropping an EXTERNAL table keeps its data, and a
+-- metastore that outlives a run must not keep an old LOCATION.
 
-CREATE EXTERNAL TABLE IF NOT EXISTS raw_origination (line STRING)
+DROP TABLE IF EXISTS raw_origination;
+CREATE EXTERNAL TABLE raw_origination (line STRING)
 PARTITIONED BY (layout STRING)
 ROW FORMAT DELIMITED FIELDS TERMINATED BY '\001'
 STORED AS TEXTFILE
@@ -12,7 +15,8 @@ LOCATION '${hivevar:raw_root}/origination';
 
 MSCK REPAIR TABLE raw_origination;
 
-CREATE EXTERNAL TABLE IF NOT EXISTS raw_performance (line STRING)
+DROP TABLE IF EXISTS raw_performance;
+CREATE EXTERNAL TABLE raw_performance (line STRING)
 PARTITIONED BY (layout STRING)
 ROW FORMAT DELIMITED FIELDS TERMINATED BY '\001'
 STORED AS TEXTFILE

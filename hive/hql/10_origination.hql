@@ -6,7 +6,8 @@
 SET hive.exec.dynamic.partition=true;
 SET hive.exec.dynamic.partition.mode=nonstrict;
 
-CREATE EXTERNAL TABLE IF NOT EXISTS origination (
+DROP TABLE IF EXISTS origination;
+CREATE EXTERNAL TABLE origination (
   fico SMALLINT, dt_first_pi DATE, flag_fthb STRING, dt_matr DATE, cd_msa INT, mi_pct SMALLINT,
   cnt_units SMALLINT, occpy_sts STRING, cltv SMALLINT, dti SMALLINT, orig_upb DECIMAL(12,2),
   ltv SMALLINT, int_rt DECIMAL(6,3), channel STRING, ppmt_pnlty STRING, prod_type STRING, st STRING,
@@ -17,13 +18,15 @@ ROW FORMAT DELIMITED FIELDS TERMINATED BY '|'
 STORED AS TEXTFILE
 LOCATION '${hivevar:processed_root}/origination';
 
-CREATE EXTERNAL TABLE IF NOT EXISTS origination_rejects (
+DROP TABLE IF EXISTS origination_rejects;
+CREATE EXTERNAL TABLE origination_rejects (
   src_file STRING, src_line BIGINT, layout STRING, reason STRING, raw_line STRING
 )
 STORED AS PARQUET
 LOCATION '${hivevar:processed_root}/rejects/origination';
 
-CREATE EXTERNAL TABLE IF NOT EXISTS origination_by_year (
+DROP TABLE IF EXISTS origination_by_year;
+CREATE EXTERNAL TABLE origination_by_year (
   fico SMALLINT, dt_first_pi DATE, flag_fthb STRING, dt_matr DATE, cd_msa INT, mi_pct SMALLINT,
   cnt_units SMALLINT, occpy_sts STRING, cltv SMALLINT, dti SMALLINT, orig_upb DECIMAL(12,2),
   ltv SMALLINT, int_rt DECIMAL(6,3), channel STRING, ppmt_pnlty STRING, prod_type STRING, st STRING,
@@ -104,6 +107,8 @@ SELECT *,
   END AS reason
 FROM origination_fields;
 
+-- One pass over the checked lines (a Hive multi-insert): clean rows to origination, the rest to rejects.
+FROM origination_checked
 INSERT OVERWRITE TABLE origination
 SELECT
   CAST(nullif(fico, '') AS SMALLINT),
@@ -118,13 +123,10 @@ SELECT
   nullif(trim(loan_purpose), ''), CAST(nullif(orig_loan_term, '') AS SMALLINT), CAST(nullif(cnt_borr, '') AS SMALLINT),
   nullif(trim(seller_name), ''), nullif(trim(servicer_name), ''), nullif(trim(flag_sc), ''),
   nullif(trim(pre_harp), '')
-FROM origination_checked
 WHERE reason IS NULL
-SORT BY id_loan;
-
+SORT BY id_loan
 INSERT OVERWRITE TABLE origination_rejects
 SELECT src_file, src_line, layout, reason, line
-FROM origination_checked
 WHERE reason IS NOT NULL;
 
 -- The article's yearly partitioned table, for queries that filter by vintage.

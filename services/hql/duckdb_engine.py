@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +84,9 @@ class DuckDBEngine(HqlEngine):
         self.store = store or ObjectStore(settings)
         self.tables: dict[str, ExternalTable] = {}
         spill = settings.stack.home / "duckdb-spill"
-        spill.mkdir(parents=True, exist_ok=True)
+        self.staging_root = settings.stack.home / "duckdb-staging"
+        for folder in (spill, self.staging_root):
+            folder.mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect(
             config={
                 "memory_limit": settings.hql.duckdb_memory_limit,
@@ -149,10 +153,14 @@ class DuckDBEngine(HqlEngine):
             self._create_external(tree)
         elif isinstance(tree, exp.Insert):
             self._insert_overwrite(tree)
+        elif isinstance(tree, exp.MultitableInserts):
+            self._multi_insert(tree)
         elif isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
-            name = tree.this.name.lower()
-            self.tables.pop(name, None)  # external: the data stays in S3, as in Hive
-            self.con.execute(f"DROP VIEW IF EXISTS {name}")
+            for table in tree.args.get("tables") or [tree.this]:
+                name = table.name.lower()
+                self.tables.pop(name, None)  # external: the data stays in S3, as in Hive
+                self.con.execute(f"DROP VIEW IF EXISTS {name}")
+                self.con.execute(f"DROP TABLE IF EXISTS __written_{name}")
         else:
             self.con.execute(self._transpile(tree))
 
@@ -216,7 +224,7 @@ class DuckDBEngine(HqlEngine):
         # \x01 is Hive's field delimiter (a line never splits); \x03 as NULL keeps blank fields ''.
         reader = (
             f"read_csv({_sql_string(str(uri))}, columns={{'line': 'VARCHAR'}}, delim='\x01',"
-            " header=false, quote='', escape='', auto_detect=false, nullstr='\x03')"
+            " header=false, quote='', escape='', auto_detect=false, nullstr='\x03', hive_partitioning=false)"
         )
         return (
             f"SELECT line{parts}, {_sql_string(str(uri))} AS {RAW_LINE_COLUMNS[0]}, "
@@ -241,6 +249,20 @@ class DuckDBEngine(HqlEngine):
         return f"SELECT {names} FROM read_parquet({file_list}{_hive_partitioning_options(table)})"
 
     # --- INSERT OVERWRITE ------------------------------------------------------------------------
+    def _multi_insert(self, tree: exp.MultitableInserts) -> None:
+        """Hive's ``FROM src INSERT … INSERT …`` reads ``src`` once: materialise it once, then run each
+        insert against that copy (measured: ~2x faster than validating twice for processed + rejects)."""
+        source = tree.args["source"]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __multi_insert_source AS SELECT * FROM {self._transpile(source)}"
+        )
+        try:
+            for insert in tree.expressions:
+                insert.expression.set("from_", exp.From(this=exp.to_table("__multi_insert_source")))
+                self._insert_overwrite(insert)
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS __multi_insert_source")
+
     def _insert_overwrite(self, tree: exp.Insert) -> None:
         if not tree.args.get("overwrite"):
             raise ValueError("only INSERT OVERWRITE is supported (reruns must be idempotent)")
@@ -250,27 +272,40 @@ class DuckDBEngine(HqlEngine):
         if isinstance(select, exp.Select):
             _sort_by_to_order_by(select)
         names = ", ".join(c for c, _ in table.all_columns)
+        written = f"__written_{table.name}"
         query = f"SELECT * FROM ({self._transpile(select)}) AS q({names})"
-        removed = self.store.delete_prefix(table.location)
-        log.info("duckdb: %s emptied (%d objects)", table.location, removed)
-        base = str(table.location).rstrip("/")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {written} AS {query}")
+        staging = Path(tempfile.mkdtemp(prefix=f"{table.name}-", dir=self.staging_root))
+        try:
+            self._copy_to_files(table, written, staging)
+            removed = self.store.delete_prefix(table.location)
+            log.info("duckdb: %s emptied (%d objects)", table.location, removed)
+            # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer.
+            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+                self.store.upload(path, table.location.join(path.relative_to(staging).as_posix()))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        # Later reads in this session (counts, the next INSERT … FROM this table) use the rows just
+        # written — the same rows as the objects in S3 — instead of parsing them back from S3.
+        self.con.execute(f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM {written}")
+
+    def _copy_to_files(self, table: ExternalTable, source: str, folder: Path) -> None:
         if table.file_format == "PARQUET" and table.partitions:
             partition_by = ", ".join(c for c, _ in table.partitions)
             self.con.execute(
-                f"COPY ({query}) TO {_sql_string(base)} (FORMAT parquet, PARTITION_BY ({partition_by}),"
-                " OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'part-{i}')"
+                f"COPY {source} TO {_sql_string(str(folder))} (FORMAT parquet, PARTITION_BY ({partition_by}),"
+                " FILENAME_PATTERN 'part-{i}')"
             )
         elif table.file_format == "PARQUET":
             self.con.execute(
-                f"COPY ({query}) TO {_sql_string(base + '/part-00000.parquet')} (FORMAT parquet)"
+                f"COPY {source} TO {_sql_string(str(folder / 'part-00000.parquet'))} (FORMAT parquet)"
             )
         else:
             self.con.execute(
-                f"COPY ({query}) TO {_sql_string(base + '/part-00000.txt')} (FORMAT csv, HEADER false,"
+                f"COPY {source} TO {_sql_string(str(folder / 'part-00000.txt'))} (FORMAT csv, HEADER false,"
                 f" DELIMITER {_sql_string(table.delimiter)}, NULLSTR {_sql_string(HIVE_NULL)},"
                 " QUOTE '', ESCAPE '')"
             )
-        self._refresh(table)
 
 
 def _columns(defs: list[exp.Expression]) -> list[tuple[str, str]]:
