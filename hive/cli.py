@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hive.batch import BatchJob, BatchReport, BatchRequest
+from hive.chart import write_chart
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
 from services.settings import HqlSettings, get_settings, settings_with
@@ -51,7 +52,8 @@ def run(
     print_report(result)
     target = report or settings.stack.home / "reports" / "batch.json"
     result.write(target)
-    console.print(f"report: {target}")
+    chart = write_chart(result, target.with_suffix(".png"))
+    console.print(f"report: {target} (picture: {chart})")
 
 
 @app.command()
