@@ -128,3 +128,29 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def bring_up(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    lock: str,
+    current: Callable[[], ComponentStatus],
+    start: Callable[[], None],
+    failed: Callable[[str], ComponentStatus],
+    ready: Callable[[], ComponentStatus],
+) -> ComponentStatus:
+    """The `up` flow shared by the local database servers: start a server only when it is local, stopped
+    and ours to manage, under a lock so that two `bdml up` at once start one server; then inspect it."""
+    if not port_open(host, port):
+        now = current()
+        if now.state != "down" or not settings.stack.manage_servers or not is_local(host):
+            return now
+        with locked(run_dir(settings) / lock):
+            if not port_open(host, port):
+                try:
+                    start()
+                except StackError as exc:
+                    return failed(str(exc))
+    return ready()

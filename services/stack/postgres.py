@@ -20,9 +20,9 @@ from services.stack.common import (
     ComponentStatus,
     Progress,
     StackError,
+    bring_up,
     ensure_parent,
     is_local,
-    locked,
     no_progress,
     port_open,
     run_dir,
@@ -209,17 +209,13 @@ def up(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
     dsn = _parsed(settings)
     if isinstance(dsn, ComponentStatus):
         return dsn
-    if not port_open(dsn.host, dsn.port):
-        current = status(settings)
-        if current.state != "down" or not settings.stack.manage_servers or not is_local(dsn.host):
-            return current
-        with locked(run_dir(settings) / "postgresql.lock"):  # two `bdml up` at once start one server
-            if not port_open(dsn.host, dsn.port):
-                try:
-                    _start(settings, dsn, progress)
-                except StackError as exc:
-                    return _status(dsn, "error", str(exc), settings)
-    return _inspect(settings, dsn, fix=True)
+    return bring_up(
+        settings, dsn.host, dsn.port, lock="postgresql.lock",
+        current=lambda: status(settings),
+        start=lambda: _start(settings, dsn, progress),
+        failed=lambda message: _status(dsn, "error", message, settings),
+        ready=lambda: _inspect(settings, dsn, fix=True),
+    )  # fmt: skip
 
 
 def down(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
