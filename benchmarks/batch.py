@@ -114,12 +114,15 @@ def main() -> None:
     parser.add_argument("--spark-acquisitions", type=int, default=100_000)
     parser.add_argument("--spark-performance", type=int, default=500_000)
     parser.add_argument("--no-spark", action="store_true")
+    parser.add_argument("--no-duckdb", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "reports")
     args = parser.parse_args()
 
-    rows = show(run("duckdb", args.acquisitions, args.performance), "duckdb")
-    self_mb, _ = peak_rss_mb()
-    print(f"peak RSS after the DuckDB run: {self_mb:,.0f} MB (this process: generator, DuckDB, loaders)")
+    rows: list[dict[str, object]] = []
+    if not args.no_duckdb:
+        rows += show(run("duckdb", args.acquisitions, args.performance), "duckdb")
+        self_mb, _ = peak_rss_mb()
+        print(f"peak RSS after the DuckDB run: {self_mb:,.0f} MB (this process: generator, DuckDB, loaders)")
     if not args.no_spark:
         rows += show(run("spark", args.spark_acquisitions, args.spark_performance), "spark")
         self_mb, child_mb = peak_rss_mb()
