@@ -17,7 +17,7 @@ help:
 	@echo "make demo      every pipeline on small data"
 	@echo "make test      lint, type-check and the test suite (PYTEST_ARGS=... to narrow)"
 	@echo "make lint      ruff and mypy only"
-	@echo "make bench     benchmarks/batch.py"
+	@echo "make bench     benchmarks/{batch,stream,ml}.py: rows/s, records/s, accuracy, latency, memory"
 	@echo "make clean     stop the stack, remove caches (distclean: also .venv and .bdml)"
 
 venv:
@@ -47,6 +47,8 @@ test: up
 
 bench: up
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/stream.py --rate 5000
+	$(BIN)/python benchmarks/ml.py
 
 clean: down
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info metastore_db derby.log spark-warehouse

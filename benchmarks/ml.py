@@ -27,6 +27,7 @@ os.environ.setdefault("BDML_ML__S3_PREFIX", "ml-bench")
 os.environ.setdefault("BDML_ML__SERVER_PORT", "8181")
 os.environ.setdefault("BDML_ML__ENDPOINT_NAME", "penguin-bench")
 
+from ml import model_server  # noqa: E402
 from ml.config import MlPaths, endpoint_name, server_port  # noqa: E402
 from ml.deploy_local import Names, deploy  # noqa: E402
 from ml.pipeline import MlPipeline  # noqa: E402
@@ -134,8 +135,9 @@ def main() -> None:
                 Bucket=artifact.bucket, Key=artifact.key.replace("model.tar.gz", "metrics.json")
             )["Body"].read()
         )
+        # The job's wall time is not stored; the script's own time (fit, export, evaluation) is.
         training_seconds, artifact_bytes = (
-            float("nan"),
+            float(metrics["train_seconds"]),
             pipeline.store.s3.head_object(Bucket=artifact.bucket, Key=artifact.key)["ContentLength"],
         )
     else:
@@ -149,8 +151,11 @@ def main() -> None:
 
     deployment = deploy(settings, pipeline.store, names=Names.suffixed("bench"))
     payloads = images(paths, args.requests)
-    client_samples, inside_samples = server_latency(deployment.runtime_url, payloads)
-    api_samples = api_latency(deployment.api_url, payloads[: args.api_requests])
+    try:
+        client_samples, inside_samples = server_latency(deployment.runtime_url, payloads)
+        api_samples = api_latency(deployment.api_url, payloads[: args.api_requests])
+    finally:  # the bench endpoint is not a deployment to keep: leave no server behind
+        model_server.stop(settings, server_port())
     server_client, server_inside, api = (
         percentiles(x) for x in (client_samples, inside_samples, api_samples)
     )

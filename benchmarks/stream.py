@@ -23,6 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from producers.stream.records import RecordKind  # noqa: E402
+from services import aws  # noqa: E402
 from services.objectstore import ObjectStore, S3Uri  # noqa: E402
 from services.settings import get_settings  # noqa: E402
 from services.stack.process import listener_pid  # noqa: E402
@@ -38,23 +40,32 @@ def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
     cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": round(cuts[49], 3), "p95": round(cuts[94], 3), "p99": round(cuts[98], 3), "max": round(max(values), 3)}
+    return {
+        "p50": round(cuts[49], 3),
+        "p95": round(cuts[94], 3),
+        "p99": round(cuts[98], 3),
+        "max": round(max(values), 3),
+    }
 
 
-def vm_hwm_mb(pid: int | None) -> float | None:
+def rss_mb(pid: int | None) -> float | None:
+    """Resident memory of another process now (MiniStack is long-lived and shared: its lifetime peak,
+    VmHWM, says more about everything else it served than about this run)."""
     if pid is None:
         return None
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--rate", type=float, default=None, help="target records/s (default: flat out)")
@@ -79,8 +90,6 @@ def main() -> None:
     store = ObjectStore(settings)
     store.ensure_bucket(cfg.bucket_name(settings))
     store.delete_prefix(S3Uri(cfg.bucket_name(settings), cfg.root_prefix))
-    from services import aws
-
     kinesis = aws.client("kinesis", settings)
     try:
         kinesis.delete_stream(StreamName=cfg.input_stream, EnforceConsumerDeletion=True)
@@ -88,7 +97,16 @@ def main() -> None:
     except kinesis.exceptions.ResourceNotFoundException:
         pass
 
-    request = RunRequest(records=args.records, rate=args.rate, shards=args.shards, malformed_share=args.malformed_share)
+    # Generated before the first put (the generator is test harness, not pipeline); no oversize records
+    # (the producer rejects them before Kinesis: they cost memory and measure nothing here).
+    request = RunRequest(
+        records=args.records,
+        rate=args.rate,
+        shards=args.shards,
+        malformed_share=args.malformed_share,
+        kinds=(RecordKind.BAD_JSON, RecordKind.MISSING_FIELD, RecordKind.WRONG_TYPE),
+        pregenerate=True,
+    )
     report = StreamRun(settings, cfg).run(request)
     result = summarise(report, cfg, settings, args)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +114,9 @@ def main() -> None:
     print(json.dumps(result, indent=2))
 
 
-def summarise(report: RunReport, cfg: StreamingSettings, settings: object, args: argparse.Namespace) -> dict[str, object]:
+def summarise(
+    report: RunReport, cfg: StreamingSettings, settings: object, args: argparse.Namespace
+) -> dict[str, object]:
     state = StateStore(cfg.state_path(settings))  # type: ignore[arg-type]
     put_at = {p.record_id: p.put_at for p in report.produce.puts}
     raw, excluding = [], []
@@ -110,20 +130,28 @@ def summarise(report: RunReport, cfg: StreamingSettings, settings: object, args:
     first_put = min(put_at.values())
     produced = len(report.produce.puts) + len(report.produce.rejected)
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ministack_mb = vm_hwm_mb(listener_pid(4566))
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    put_times = sorted(put_at.values())
+    offered = len(put_times) / (put_times[-1] - put_times[0]) if len(put_times) > 1 else None
+    ministack_mb = rss_mb(listener_pid(4566))
     to_s3 = last_delivery - first_put
     result: dict[str, object] = {
         "records": produced,
         "shards": args.shards,
         "buffering": {"size_mib": args.buffer_size, "interval_s": args.buffer_interval},
         "reconciled": report.ok,
+        "records_per_second_offered": offered and round(offered, 1),
         "records_per_second_processed": round(report.records_per_second, 1),
         "records_per_second_to_s3": round(produced / to_s3, 1) if to_s3 > 0 else None,
         "seconds_to_processed": round(report.seconds_to_processed, 2),
         "seconds_to_last_destination_object": round(to_s3, 2),
         "latency_put_to_s3_s": percentiles(raw),
         "latency_put_to_s3_excluding_buffer_s": percentiles(excluding),
-        "peak_rss_mb": {"bdml process": round(self_mb, 1), "ministack (VmHWM)": ministack_mb and round(ministack_mb, 1)},
+        "memory_mb": {
+            "bdml process peak (consumer, analytics, delivery)": round(self_mb, 1),
+            "producer process peak": round(children_mb, 1),
+            "ministack rss after the run": ministack_mb,
+        },
         "analytics_seconds": report.consumer["analytics_seconds"],
         "micro_batches": report.consumer["micro_batches"],
         "deliveries": report.pumps,

@@ -19,6 +19,8 @@ if [[ "${BDML_SKIP_SYSTEM:-0}" != 1 ]]; then
         missing+=(postgresql)
     fi
     command -v java >/dev/null || missing+=(default-jdk-headless)
+    command -v chromium >/dev/null || missing+=(chromium)   # browser tests drive Debian's build (no downloads)
+    command -v npm >/dev/null || missing+=(npm)             # `bdml ml dataset` packs emoji image sets
 fi
 
 if ((${#missing[@]})); then
@@ -75,7 +77,10 @@ if [[ ! -f $stamp ]]; then
     log=.venv/pip-install.log
     say "installing Python packages (pyproject.toml changed or first run; log: $log)"
     if ! {
-        .venv/bin/python -m pip install --disable-pip-version-check -e '.[spark,dev]' &&
+        # CPU torch first, by exact version: a plain `torch` requirement would pull multi-GB CUDA builds.
+        .venv/bin/python -m pip install --disable-pip-version-check 'torch==2.13.0' \
+            ${BDML_TORCH_INDEX:+--extra-index-url "$BDML_TORCH_INDEX"} &&
+        .venv/bin/python -m pip install --disable-pip-version-check -e '.[spark,ml,web,dev]' &&
             .venv/bin/python -m pip install --disable-pip-version-check --no-deps sagemaker_pyspark==1.4.5
     } >"$log" 2>&1; then
         tail -n 30 "$log" >&2

@@ -8,7 +8,10 @@ import os
 import typer
 
 from hive.cli import app as batch_app
+from ml.cli import app as ml_app
 from services.stack import cli as stack_cli
+from services.streaming.cli import app as stream_app
+from webapp.cli import web as web_command
 
 app = typer.Typer(
     help="bdml — Big Data & ML pipelines, local first (profile: BDML_PROFILE=embedded|compose|aws).",
@@ -17,23 +20,23 @@ app = typer.Typer(
 )
 stack_cli.register(app)
 app.add_typer(batch_app, name="batch")
+app.add_typer(stream_app, name="stream")
+app.add_typer(ml_app, name="ml")
+app.command("web")(web_command)
 
 
 @app.command()
 def demo() -> None:
     """Run every pipeline on small data against the active profile (embedded by default)."""
     from hive.cli import run as batch_run
+    from ml.cli import run as ml_run
+    from services.streaming.cli import run as stream_run
+    from webapp.demo import demo_upload
 
-    batch_run(
-        acquisitions=20_000,
-        performance=200_000,
-        layout="article",
-        dirty_share=0.01,
-        seed=7,
-        from_dir=None,
-        engine=None,
-        report=None,
-    )
+    batch_run(acquisitions=20_000, performance=200_000)
+    stream_run(records=2_000)
+    ml_run()
+    typer.echo(f"web app answered a real upload: {demo_upload()}")
 
 
 def main() -> None:

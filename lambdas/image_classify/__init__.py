@@ -1,0 +1,1 @@
+"""Image-classify proxy Lambda (API Gateway REST → SageMaker runtime). Deployable alone: handler.py."""

@@ -1,0 +1,1 @@
+"""ML pipeline: penguin / not-penguin images → SageMaker-contract training → endpoint → Lambda → web app."""

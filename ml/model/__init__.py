@@ -1,0 +1,1 @@
+"""Model definitions for training (torch). The serving side never imports this package."""

@@ -1,0 +1,108 @@
+"""The local model server as a managed background process ("the endpoint" of the embedded profile):
+pidfile and log under the stack home, health through ``GET /ping``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from services.settings import REPO_ROOT, Settings
+from services.stack.common import ensure_parent, logs_dir, run_dir, tail, wait_for
+from services.stack.process import live_pid_from, pid_alive, terminate, write_pidfile
+
+NEEDLE = "ml.serving.server"
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    pid: int | None
+    endpoint: str
+    log: Path
+
+
+def _pidfile(settings: Settings, port: int) -> Path:
+    # One per port: the demo's endpoint and a benchmark's can run side by side without stopping each other.
+    return run_dir(settings) / f"model-server-{port}.pid"
+
+
+def _log(settings: Settings, port: int) -> Path:
+    return logs_dir(settings) / f"model-server-{port}.log"
+
+
+def ping(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urlopen(f"{url}/ping", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (URLError, OSError):
+        return False
+
+
+def stop(settings: Settings, port: int) -> bool:
+    """Stop the server this profile started on ``port``; True when one was stopped."""
+    pid = live_pid_from(_pidfile(settings, port), NEEDLE)
+    if pid is None:
+        return False
+    terminate(pid)
+    _pidfile(settings, port).unlink(missing_ok=True)
+    return True
+
+
+def start(settings: Settings, model_dir: Path, port: int, endpoint: str) -> ServerInfo:
+    """(Re)start the server on ``model_dir``: a redeploy always serves the newly unpacked model."""
+    stop(settings, port)
+    url = f"http://127.0.0.1:{port}"
+    if ping(url):
+        raise RuntimeError(
+            f"something else already answers on {url}/ping; free port {port} or set "
+            "BDML_ML__SERVER_PORT to another port"
+        )
+    log = ensure_parent(_log(settings, port))
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    argv = [
+        sys.executable,
+        "-m",
+        NEEDLE,
+        "--model-dir",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--endpoint-name",
+        endpoint,
+    ]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    write_pidfile(ensure_parent(_pidfile(settings, port)), proc.pid)
+
+    def ready() -> bool | None:
+        if not pid_alive(proc.pid) or proc.poll() is not None:
+            raise RuntimeError(f"the model server exited during start-up; last lines of {log}:\n{tail(log)}")
+        return True if ping(url) else None
+
+    if not wait_for(ready, START_TIMEOUT_S):
+        stop(settings, port)
+        raise RuntimeError(
+            f"the model server did not answer {url}/ping within {START_TIMEOUT_S:.0f} s; see {log}"
+        )
+    return ServerInfo(url, proc.pid, endpoint, log)
+
+
+def status(settings: Settings, port: int, endpoint: str) -> ServerInfo | None:
+    url = f"http://127.0.0.1:{port}"
+    if not ping(url):
+        return None
+    return ServerInfo(url, live_pid_from(_pidfile(settings, port), NEEDLE), endpoint, _log(settings, port))

@@ -1,0 +1,1 @@
+"""Training internals behind ml/train.py (the SageMaker script-mode entry point)."""

@@ -1,0 +1,58 @@
+"""Many-small-file transfers between a folder and an S3 prefix, in parallel (boto3 clients are
+thread-safe), with a rich progress bar. Large single files go through ObjectStore's multipart path."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from services.objectstore import ObjectStore, S3Uri
+
+WORKERS = 8
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console or Console(stderr=True),
+        transient=True,
+    )
+
+
+def upload_tree(folder: Path, store: ObjectStore, dest: S3Uri, console: Console | None = None) -> int:
+    """Replace ``dest`` with the contents of ``folder`` (delete first: a rerun leaves exactly one copy)."""
+    store.ensure_bucket(dest.bucket)
+    store.delete_prefix(dest)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with _progress(console) as progress, ThreadPoolExecutor(WORKERS) as pool:
+        task = progress.add_task(f"upload → {dest}", total=len(files))
+
+        def one(path: Path) -> None:
+            store.s3.upload_file(str(path), dest.bucket, dest.join(path.relative_to(folder).as_posix()).key)
+            progress.advance(task)
+
+        list(pool.map(one, files))
+    return len(files)
+
+
+def download_tree(src: S3Uri, store: ObjectStore, folder: Path, console: Console | None = None) -> int:
+    objects = list(store.list(src))
+    if not objects:
+        raise FileNotFoundError(f"nothing under {src}: run the step that writes it first")
+    prefix = src.key.rstrip("/") + "/"
+    with _progress(console) as progress, ThreadPoolExecutor(WORKERS) as pool:
+        task = progress.add_task(f"download {src}", total=len(objects))
+
+        def one(item: tuple[S3Uri, int]) -> None:
+            target = folder / item[0].key.removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            store.s3.download_file(item[0].bucket, item[0].key, str(target))
+            progress.advance(task)
+
+        list(pool.map(one, objects))
+    return len(objects)

@@ -1,0 +1,2 @@
+"""The stream producer: randomuser-style records (generated offline, or fetched from a URL) sent to a
+Kinesis data stream within the service limits."""

@@ -1,0 +1,265 @@
+"""`bdml stream …`: run the whole streaming pipeline once and reconcile it, or run its parts for as long as
+you like (produce, analytics, tail). Mounted on the root CLI as ``bdml stream``; runnable alone as
+``python -m services.streaming.cli``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from producers.stream.kinesis import KinesisProducer
+from services import aws
+from services.objectstore import ObjectStore, S3Uri
+from services.settings import get_settings
+from services.streaming.config import BufferingHints, StreamingSettings
+from services.streaming.pipeline import (
+    RunReport,
+    RunRequest,
+    StreamRun,
+    open_consumer,
+    prepare,
+    records_source,
+    reject_sink,
+)
+from services.streaming.state import StateStore
+from services.streaming.streams import ensure_stream
+
+app = typer.Typer(
+    help="Streaming pipeline: producer → Kinesis → stream SQL → Firehose + Lambda → S3.", no_args_is_help=True
+)
+console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: rich would wrap the report table at 80 columns
+    console = Console(stderr=True, width=120)
+
+AppName = Annotated[str | None, typer.Option("--app", help="Application name (prefix of every resource).")]
+Seed = Annotated[int | None, typer.Option(help="Generator seed: the same seed gives the same record ids.")]
+Malformed = Annotated[
+    float, typer.Option(help="Share of malformed records (bad JSON, missing, wrong types, oversize).")
+]
+Url = Annotated[str | None, typer.Option(help="Fetch randomuser-style records from this URL instead.")]
+Shards = Annotated[int | None, typer.Option(help="Shards of the Kinesis stream when it is created.")]
+DeliveryOpt = Annotated[
+    str | None, typer.Option(help="local (our AWS-exact delivery stream) or firehose (the real service).")
+]
+Interval = Annotated[int | None, typer.Option(help="Buffering hint: seconds (0–900).")]
+SizeMiB = Annotated[int | None, typer.Option(help="Buffering hint: MiB (1–128).")]
+
+
+def _cfg(
+    app_name: str | None, delivery: str | None, interval: int | None, size: int | None
+) -> StreamingSettings:
+    base = StreamingSettings()
+    overrides: dict[str, Any] = {}
+    if app_name:
+        overrides["app"] = app_name
+    if delivery:
+        if delivery not in ("local", "firehose"):
+            raise typer.BadParameter(f"{delivery!r}: choose local or firehose", param_hint="--delivery")
+        overrides["delivery"] = delivery
+    if interval is not None or size is not None:
+        overrides["buffering"] = BufferingHints(
+            size_mib=size if size is not None else base.buffering.size_mib,
+            interval_s=interval if interval is not None else base.buffering.interval_s,
+        )
+    return StreamingSettings(**{**base.model_dump(), **overrides})
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"[yellow]{signal.Signals(signum).name}: finishing the current batch, then stopping[/]")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+@app.command()
+def run(
+    records: Annotated[int, typer.Option(help="Records to produce.")] = 2000,
+    rate: Annotated[
+        float | None, typer.Option(help="Target records/s (default: as fast as possible).")
+    ] = None,
+    shards: Shards = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    seed: Seed = None,
+    malformed_share: Malformed = 0.02,
+    url: Url = None,
+    app_name: AppName = None,
+    delivery: DeliveryOpt = None,
+    buffer_interval: Interval = None,
+    buffer_size: SizeMiB = None,
+) -> None:
+    """Produce N records, analyse and deliver them, then reconcile by record id (exit 1 if it fails)."""
+    if records < 1:
+        raise typer.BadParameter("produce at least one record", param_hint="--records")
+    settings = get_settings()
+    cfg = _cfg(app_name, delivery, buffer_interval, buffer_size)
+    request = RunRequest(records, rate, shards, seed, malformed_share, url)
+    result = StreamRun(settings, cfg, console).run(request)
+    print_report(result)
+    target = report or settings.stack.home / "reports" / "stream.json"
+    result.write(target)
+    console.print(f"report: {target}")
+    if not result.ok:
+        for problem in result.reconciliation.problems[:20]:
+            console.print(f"[red]✗ {problem}[/]", soft_wrap=True)
+        if not result.windows_check[0]:
+            console.print(f"[red]✗ {result.windows_check[1]}[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def produce(
+    records: Annotated[int, typer.Option(help="Records to send; 0 = until Ctrl-C / SIGTERM.")] = 0,
+    rate: Annotated[float | None, typer.Option(help="Target records/s.")] = 100.0,
+    seed: Seed = None,
+    malformed_share: Malformed = 0.02,
+    url: Url = None,
+    shards: Shards = None,
+    app_name: AppName = None,
+) -> None:
+    """Send records to the Kinesis stream (created if missing); rejects go to the error stream."""
+    settings = get_settings()
+    cfg = _cfg(app_name, None, None, None)
+    kinesis = aws.client("kinesis", settings)
+    ensure_stream(kinesis, cfg.input_stream, shards or cfg.shards)
+    store = StateStore(cfg.state_path(settings))
+    stop = _stop_on_signals()
+    source = records_source(records, seed, malformed_share, url)
+
+    def until_stopped() -> Any:
+        for record in source:
+            if stop.is_set():
+                return
+            yield record
+
+    producer = KinesisProducer(
+        kinesis, cfg.input_stream, rate, reject_sink=reject_sink(store, cfg), progress=True
+    )
+    result = producer.send(until_stopped(), total=records or None)
+    step = result.step()
+    console.print(
+        f"sent {step.rows_out:,} records to {cfg.input_stream} in {step.seconds:.1f}s "
+        f"({step.rows_out / max(step.seconds, 1e-9):,.0f}/s); rejected {step.rows_rejected:,} "
+        f"{step.detail['reject_reasons'] or ''}; retried entries {result.retried_entries:,}"
+    )
+
+
+@app.command()
+def analytics(
+    app_name: AppName = None,
+    delivery: DeliveryOpt = None,
+    buffer_interval: Interval = None,
+    buffer_size: SizeMiB = None,
+    until_idle: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds without records, once all is delivered."),
+    ] = None,
+) -> None:
+    """Run the analytics consumer: read every shard, checkpoint, deliver; stop with Ctrl-C or SIGTERM."""
+    settings = get_settings()
+    cfg = _cfg(app_name, delivery, buffer_interval, buffer_size)
+    res = prepare(settings, cfg)
+    consumer = open_consumer(res, StateStore(cfg.state_path(settings)))
+    stop = _stop_on_signals()
+    console.print(
+        f"analytics on {cfg.input_stream} ({len(consumer.iterators)} shards) → s3://{res.bucket}/{cfg.root_prefix}"
+        f" via {cfg.delivery} delivery; state {cfg.state_path(settings)}"
+    )
+    last_seen = time.monotonic()
+    with console.status("waiting for records…") as status:
+        while not stop.is_set():
+            got = consumer.poll_once()
+            if got:
+                last_seen = time.monotonic()
+            stats = consumer.stats
+            status.update(
+                f"{stats.records:,} records in {stats.micro_batches:,} micro-batches · "
+                + " · ".join(f"{k} {v:,}" for k, v in sorted(stats.outcomes.items()))
+                + f" · windows {stats.windows_emitted:,} · undelivered {consumer.store.undelivered():,}"
+            )
+            idle = time.monotonic() - last_seen
+            if until_idle is not None and idle >= until_idle and not consumer.store.undelivered():
+                break
+    console.print(f"stopped after {consumer.stats.records:,} records; outcomes {consumer.stats.outcomes}")
+    consumer.close()
+
+
+@app.command()
+def tail(
+    what: Annotated[str, typer.Argument(help="destination, errors, aggregates or all")] = "all",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new objects.")] = False,
+    app_name: AppName = None,
+) -> None:
+    """Print the JSON lines the delivery streams wrote to S3 (newest objects last)."""
+    if what not in ("destination", "errors", "aggregates", "all"):
+        raise typer.BadParameter(f"{what!r}: choose destination, errors, aggregates or all")
+    settings = get_settings()
+    cfg = _cfg(app_name, None, None, None)
+    res_bucket = cfg.bucket_name(settings)
+    store = ObjectStore(settings)
+    sub = "" if what == "all" else what
+    prefix = S3Uri(res_bucket, cfg.root_prefix + sub)
+    printed: set[str] = set()
+    stop = _stop_on_signals()
+    while True:
+        for uri, _size in store.list(prefix):
+            if uri.key in printed:
+                continue
+            printed.add(uri.key)
+            body = store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read().decode(errors="replace")
+            for line in body.splitlines():
+                sys.stdout.write(f"{uri.key}\t{line}\n")
+        sys.stdout.flush()
+        if not follow or stop.wait(1.0):
+            return
+
+
+def print_report(result: RunReport) -> None:
+    rec = result.reconciliation
+    table = Table(title=f"stream run · {result.delivery} delivery · s3://{result.bucket}")
+    for col in ("step", "rows in", "rows out", "rejected", "seconds", "balanced"):
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for s in rec.steps:
+        table.add_row(
+            s.step,
+            f"{s.rows_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.seconds:.2f}",
+            "✓" if s.balanced else "✗",
+        )
+    console.print(table)
+    for check in rec.checks:
+        console.print(f"  ✓ {check}")
+    mark = "✓" if result.windows_check[0] else "✗"
+    console.print(f"  {mark} {result.windows_check[1]}")
+    if rec.error_reasons:
+        console.print(
+            "  errors by reason: " + ", ".join(f"{k} ×{v}" for k, v in sorted(rec.error_reasons.items()))
+        )
+    console.print(
+        f"  {result.records_per_second:,.0f} records/s to processed ({result.seconds_to_processed:.1f}s); "
+        f"all delivered after {result.seconds_total:.1f}s (includes the buffering interval)"
+    )
+    for name, stats in result.pumps.items():
+        console.print(
+            f"  delivery {name}: {stats['batches']} objects/batches · {stats['ok']:,} ok · "
+            f"{stats['dropped']:,} dropped (repeats) · {stats['failed']:,} to the error prefix"
+        )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Tests of the streaming pipeline: producer, analytics host, delivery, reconciliation, CLI."""

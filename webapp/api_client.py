@@ -1,0 +1,45 @@
+"""Calls the classify API (API Gateway → Lambda → endpoint) with the image bytes."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Classification:
+    label: str
+    probabilities: dict[str, float]
+
+
+def classify(api_url: str, image: bytes, content_type: str, timeout: float = 30.0) -> Classification:
+    request = urllib.request.Request(
+        api_url, data=image, method="POST", headers={"Content-Type": content_type}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error") or exc.reason
+        except ValueError:
+            message = exc.reason
+        # The API's 4xx are the user's (bad image); its 5xx mean the classifier is down: 502 to our caller.
+        raise ApiError(
+            exc.code if 400 <= exc.code < 500 else 502, f"The classifier said: {message}"
+        ) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise ApiError(502, f"The classifier API at {api_url} is unreachable ({exc}).") from None
+    try:
+        return Classification(str(body["label"]), {k: float(v) for k, v in body["probabilities"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ApiError(502, "The classifier API answered something that is not a classification.") from None
