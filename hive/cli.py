@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from hive.batch import BatchJob, BatchReport, BatchRequest
 from hive.chart import write_chart
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
+from services.reconcile import steps_table
 from services.settings import HqlSettings, get_settings, settings_with
 
 app = typer.Typer(
@@ -73,19 +73,7 @@ def generate(
 
 
 def print_report(result: BatchReport) -> None:
-    table = Table(title=f"batch run · engine {result.engine} · profile {result.profile}")
-    for col in ("step", "rows in", "rows out", "rejected", "seconds", "rows/s", "balanced"):
-        table.add_column(col, justify="left" if col == "step" else "right")
-    for s in result.steps:
-        table.add_row(
-            s.step,
-            f"{s.rows_in:,}",
-            f"{s.rows_out:,}",
-            f"{s.rows_rejected:,}",
-            f"{s.seconds:.2f}",
-            f"{s.rows_per_second:,.0f}",
-            "✓" if s.balanced else "✗",
-        )
+    table = steps_table(f"batch run · engine {result.engine} · profile {result.profile}", result.steps)
     console.print(table)
     for check in result.checks:
         console.print(f"  ✓ {check}")

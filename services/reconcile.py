@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rich.table import Table
+
 
 class ReconciliationError(AssertionError):
     """Rows went missing or appeared from nowhere."""
@@ -53,3 +55,31 @@ def timed(report: StepReport) -> Iterator[StepReport]:
         yield report
     finally:
         report.seconds = time.perf_counter() - start
+
+
+def steps_table(title: str, steps: list[StepReport], *, with_rate: bool = True) -> Table:
+    """The reconciliation as a rich table: one row a step, ✓ where rows in = out + rejected."""
+    table = Table(title=title)
+    columns = [
+        "step",
+        "rows in",
+        "rows out",
+        "rejected",
+        "seconds",
+        *(["rows/s"] if with_rate else []),
+        "balanced",
+    ]
+    for col in columns:
+        table.add_column(col, justify="left" if col == "step" else "right")
+    for s in steps:
+        rate = [f"{s.rows_per_second:,.0f}"] if with_rate else []
+        table.add_row(
+            s.step,
+            f"{s.rows_in:,}",
+            f"{s.rows_out:,}",
+            f"{s.rows_rejected:,}",
+            f"{s.seconds:.2f}",
+            *rate,
+            "✓" if s.balanced else "✗",
+        )
+    return table

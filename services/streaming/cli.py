@@ -14,11 +14,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from producers.stream.kinesis import KinesisProducer
 from services import aws
 from services.objectstore import ObjectStore, S3Uri
+from services.reconcile import steps_table
 from services.settings import get_settings
 from services.streaming.config import BufferingHints, StreamingSettings
 from services.streaming.pipeline import (
@@ -229,18 +229,8 @@ def tail(
 
 def print_report(result: RunReport) -> None:
     rec = result.reconciliation
-    table = Table(title=f"stream run · {result.delivery} delivery · s3://{result.bucket}")
-    for col in ("step", "rows in", "rows out", "rejected", "seconds", "balanced"):
-        table.add_column(col, justify="left" if col == "step" else "right")
-    for s in rec.steps:
-        table.add_row(
-            s.step,
-            f"{s.rows_in:,}",
-            f"{s.rows_out:,}",
-            f"{s.rows_rejected:,}",
-            f"{s.seconds:.2f}",
-            "✓" if s.balanced else "✗",
-        )
+    title = f"stream run · {result.delivery} delivery · s3://{result.bucket}"
+    table = steps_table(title, rec.steps, with_rate=False)
     console.print(table)
     for check in rec.checks:
         console.print(f"  ✓ {check}")
