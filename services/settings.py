@@ -5,6 +5,7 @@ these values and never asks which profile is active."""
 from __future__ import annotations
 
 import os
+import tomllib
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -107,8 +108,32 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Precedence: explicit arguments > environment > the profile file.
-        profile_file = Path(os.environ.get("BDML_PROFILE_FILE") or PROFILE_FILES[_active_profile()])
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=profile_file))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=profile_file()))
+
+
+def profile_file() -> Path:
+    """The TOML file of the active profile (BDML_PROFILE_FILE overrides BDML_PROFILE)."""
+    return Path(os.environ.get("BDML_PROFILE_FILE") or PROFILE_FILES[_active_profile()])
+
+
+class ProfileSection(PydanticBaseSettingsSource):
+    """One ``[section]`` of the active profile file, for pipeline settings that live beside their code
+    (e.g. ``[stream]`` for services.streaming) but must still be chosen by the profile."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: str) -> None:
+        super().__init__(settings_cls)
+        self.section = section
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = profile_file()
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            section = tomllib.load(fh).get(self.section, {})
+        return dict(section) if isinstance(section, dict) else {}
 
 
 def _active_profile() -> Profile:

@@ -1,5 +1,5 @@
-"""Typed settings of the streaming pipeline. Environment variables ``BDML_STREAM__<FIELD>`` override the
-defaults (the same names keep working once this model becomes ``Settings.stream``), e.g.
+"""Typed settings of the streaming pipeline: the active profile's ``[stream]`` table, overridden by
+environment variables ``BDML_STREAM__<FIELD>``, e.g.
 ``BDML_STREAM__DELIVERY=firehose`` for real Firehose, ``BDML_STREAM__BUFFER_INTERVAL_S=60``.
 
 Names are per application: the checkpoint database, the Kinesis stream and the delivery streams all carry
@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.settings import Settings
+from services.settings import ProfileSection, Settings
 
 
 class BufferingHints(BaseModel):
@@ -62,6 +62,18 @@ class StreamingSettings(BaseSettings):
     poll_interval_s: float = Field(default=0.2, ge=0.2)  # AWS allows 5 GetRecords per second per shard
     starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
     state_dir: Path | None = None  # None: <stack.home>/stream
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence as for Settings: explicit arguments > BDML_STREAM__* > the profile's [stream] table.
+        return (init_settings, env_settings, ProfileSection(settings_cls, "stream"))
 
     @model_validator(mode="after")
     def _names(self) -> StreamingSettings:
