@@ -55,7 +55,7 @@ class S3Settings(BaseModel):
 
 
 class MySQLSettings(BaseModel):
-    dsn: str = "mysql://root@127.0.0.1:3306/bdml"
+    dsn: str = "mysql://bdml@127.0.0.1:3306/bdml"
 
 
 class RedshiftSettings(BaseModel):

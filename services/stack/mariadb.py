@@ -6,6 +6,8 @@ server only when ``up`` started it (its pidfile under the stack home is the mark
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from services.stack.common import (
     wait_for,
 )
 from services.stack.dsn import Dsn, parse_dsn
-from services.stack.process import listener_pid, live_pid_from, pids_named, run_as_root
+from services.stack.process import as_root, listener_pid, live_pid_from, pids_named, run_as_root
 
 NAME = "mariadb"
 SERVER_BINARIES: tuple[Path, ...] = (Path("/usr/sbin/mariadbd"), Path("/usr/sbin/mysqld"))
@@ -77,15 +79,54 @@ def _denied(dsn: Dsn, message: str) -> str:
     )
 
 
+def _provision_user(dsn: Dsn) -> None:
+    """Create the DSN's user on a local server we manage, as the server's admin over its unix socket.
+
+    A fresh Debian MariaDB lets root in only through the socket (unix_socket auth), so a TCP DSN needs a
+    user of its own. It gets all privileges: it is a local development server, and bdml's tests create
+    their own databases and turn local_infile on. Both hosts are granted, since a client on 127.0.0.1
+    may be matched as user@'localhost'."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise StackError("no mariadb/mysql client to create the user with")
+    user = dsn.user.replace("'", "''")
+    existing = _admin_sql(client, f"SELECT COUNT(*) FROM mysql.user WHERE User = '{user}';").split()
+    if existing != ["0"]:
+        raise StackError(f"user '{dsn.user}' exists, so bdml leaves it alone (is the DSN password right?)")
+    password = (dsn.password or "").replace("\\", "\\\\").replace("'", "\\'")
+    _admin_sql(client, "".join(
+        f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'; "
+        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'{host}'; "
+        for host in ("localhost", "127.0.0.1")
+    ))  # fmt: skip
+
+
+def _admin_sql(client: str, sql: str) -> str:
+    """Run SQL as the server's admin over the unix socket; stdin keeps passwords out of the process list."""
+    done = subprocess.run(as_root([client, "--protocol=socket", "-N"]), input=sql, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise StackError(f"`{client}` over the socket failed: {done.stderr.strip()}")
+    return done.stdout
+
+
 def _inspect(settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
-    """Talk to a reachable server: check (and with ``fix``, repair) local_infile and the database."""
+    """Talk to a reachable server: check (and with ``fix``, repair) the user, local_infile and the
+    database."""
     try:
         conn = _connect(dsn)
     except pymysql.err.OperationalError as exc:
         code, message = (*exc.args, "", "")[:2]
-        if code in ACCESS_DENIED:
+        if code not in ACCESS_DENIED:
+            return _status(dsn, "error", f"cannot talk to MySQL at {dsn.address}: {message}", settings)
+        if not (fix and settings.stack.manage_servers and is_local(dsn.host)):
             return _status(dsn, "error", _denied(dsn, str(message)), settings)
-        return _status(dsn, "error", f"cannot talk to MySQL at {dsn.address}: {message}", settings)
+        try:
+            _provision_user(dsn)
+            conn = _connect(dsn)
+        except (StackError, pymysql.err.OperationalError) as again:
+            detail = f"{message}; creating the user failed too: {again}"
+            return _status(dsn, "error", _denied(dsn, detail), settings)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT VERSION(), @@GLOBAL.local_infile")
         version, local_infile = cur.fetchone() or ("?", 0)

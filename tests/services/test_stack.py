@@ -6,7 +6,10 @@ ports under a temporary home and are stopped again."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -319,15 +322,33 @@ def test_port_taken_by_something_else(base: Settings, tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_wrong_mysql_credentials(base: Settings, tmp_path: Path) -> None:
+def test_wrong_mysql_password_is_explained_and_the_account_left_alone(base: Settings, tmp_path: Path) -> None:
     dsn = parse_dsn(base.mysql.dsn, "mysql")
-    wrong = f"mysql://bdml_nobody:not-the-password@{dsn.host}:{dsn.port}/{dsn.database}"
+    wrong = f"mysql://root:not-the-password@{dsn.host}:{dsn.port}/{dsn.database}"
     settings = with_(base, mysql={"dsn": wrong}, stack={"home": tmp_path})
     result = mariadb.up(settings)
     assert result.state == "error"
-    assert "refused user 'bdml_nobody'" in result.detail
-    assert f"GRANT ALL PRIVILEGES ON `{dsn.database}`.* TO 'bdml_nobody'@'localhost'" in result.detail
+    assert "refused user 'root'" in result.detail and "exists, so bdml leaves it alone" in result.detail
+    assert f"GRANT ALL PRIVILEGES ON `{dsn.database}`.* TO 'root'@'localhost'" in result.detail
     assert "not-the-password" not in result.detail
+
+
+@pytest.mark.integration
+def test_missing_mysql_user_is_created_on_a_local_server(base: Settings, tmp_path: Path) -> None:
+    # A fresh Debian MariaDB lets root in only through its socket: `bdml up` creates the DSN's user.
+    dsn = parse_dsn(base.mysql.dsn, "mysql")
+    user = f"bdml_probe_{uuid.uuid4().hex[:6]}"
+    settings = with_(base, mysql={"dsn": f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}"},
+                     stack={"home": tmp_path})  # fmt: skip
+    assert mariadb.status(settings).state == "error"
+    try:
+        result = mariadb.up(settings)
+        assert result.state == "up", result.detail
+    finally:
+        admin = shutil.which("mariadb") or shutil.which("mysql")
+        assert admin is not None
+        subprocess.run([admin, "--protocol=socket", "-e", f"DROP USER IF EXISTS '{user}'@'localhost', "
+                        f"'{user}'@'127.0.0.1'"], check=True)  # fmt: skip
 
 
 @pytest.mark.integration
