@@ -22,10 +22,9 @@ from services.hql.base import HqlEngine
 from services.hql.factory import open_engine
 from services.hql.script import load_script
 from services.objectstore import ObjectStore, S3Uri, transfer_progress
-from services.reconcile import ReconciliationError, StepReport, timed
+from services.reconcile import ReconciliationError, StepReport, count_lines, timed
 from services.settings import Settings
 from services.warehouse import factory as warehouses
-from services.warehouse.mysql import count_lines
 
 
 @dataclass
@@ -132,22 +131,23 @@ class BatchJob:
             self.store.ensure_bucket(self.settings.s3.raw_bucket)
             self.store.ensure_bucket(self.settings.s3.processed_bucket)
             self.store.delete_prefix(raw)
+            destinations = {
+                f.path: S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name)) for f in files
+            }
             with transfer_progress() as progress:
                 for f in files:
-                    dest = S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name))
-                    self.store.upload(f.path, dest, progress)
+                    self.store.upload(f.path, destinations[f.path], progress)
             landed = dict(self.store.list(raw))
             sent = 0
             for f in files:
                 lines = count_lines(f.path)
                 report.rows_in += lines
-                dest = S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name))
-                if landed.get(dest) == f.size_bytes:
+                if landed.get(destinations[f.path]) == f.size_bytes:
                     report.rows_out += lines
                     sent += f.size_bytes
                 else:
                     report.rows_rejected += lines
-                    report.detail.setdefault("failed", []).append(str(dest))
+                    report.detail.setdefault("failed", []).append(str(destinations[f.path]))
         report.detail.update(bytes=sent, mb_per_second=round(sent / 1e6 / max(report.seconds, 1e-9), 1))
         if report.rows_rejected:
             raise ReconciliationError(f"upload: objects missing or truncated: {report.detail['failed']}")
@@ -189,12 +189,7 @@ class BatchJob:
 
     # --- 3. loads --------------------------------------------------------------------------------
     def _processed_objects(self, kind: Kind) -> list[S3Uri]:
-        prefix = tables.processed_root(self.settings).join(kind.value)
-        return [
-            uri
-            for uri, size in self.store.list(prefix)
-            if size > 0 and not uri.key.rsplit("/", 1)[-1].startswith("_")
-        ]
+        return self.store.data_objects(tables.processed_root(self.settings).join(kind.value))
 
     def load_mysql(self) -> StepReport:
         local = self.work / "processed" / "origination"
@@ -218,23 +213,20 @@ class BatchJob:
     # --- 4. the steps agree with each other ------------------------------------------------------
     @staticmethod
     def cross_check(report: BatchReport, expected_rejects: dict[Kind, int]) -> list[str]:
-        pairs = [
-            ("upload raw", "rows_out", None, "raw lines in S3"),
-            ("hql origination", "rows_out", "load mysql origination", "origination rows → MySQL"),
-            ("hql performance", "rows_out", "load redshift performance", "performance rows → Redshift"),
-        ]
         checks = []
         raw_total = report.step("hql origination").rows_in + report.step("hql performance").rows_in
         uploaded = report.step("upload raw").rows_out
         if raw_total != uploaded:
             raise ReconciliationError(f"uploaded {uploaded:,} lines but the HQL engine read {raw_total:,}")
         checks.append(f"raw lines uploaded = read by HQL = {uploaded:,}")
-        for src, attr, dst, label in pairs[1:]:
-            a = getattr(report.step(src), attr)
-            b = report.step(dst or src).rows_out
-            if a != b:
-                raise ReconciliationError(f"{label}: HQL kept {a:,} but the warehouse holds {b:,}")
-            checks.append(f"{label}: {a:,} = {b:,}")
+        for hql, load, label in (
+            ("hql origination", "load mysql origination", "origination rows → MySQL"),
+            ("hql performance", "load redshift performance", "performance rows → Redshift"),
+        ):
+            kept, held = report.step(hql).rows_out, report.step(load).rows_out
+            if kept != held:
+                raise ReconciliationError(f"{label}: HQL kept {kept:,} but the warehouse holds {held:,}")
+            checks.append(f"{label}: {kept:,} = {held:,}")
         for kind, expected in expected_rejects.items():
             got = report.step(f"hql {kind.value}").rows_rejected
             if got != expected:

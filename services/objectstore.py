@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,15 @@ class ObjectStore:
         for page in paginator.paginate(Bucket=prefix.bucket, Prefix=key):
             for obj in page.get("Contents", []):
                 yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"])
+
+    def data_objects(self, prefix: S3Uri) -> builtins.list[S3Uri]:  # `list` is a method here
+        """The data files under a table location: non-empty, and not the markers Hive and Spark leave
+        beside them (``_SUCCESS``, ``.crc`` files)."""
+        return [
+            uri
+            for uri, size in self.list(prefix)
+            if size > 0 and not uri.key.rsplit("/", 1)[-1].startswith(("_", "."))
+        ]
 
     def delete_prefix(self, prefix: S3Uri) -> int:
         keys = [uri.key for uri, _ in self.list(prefix)]

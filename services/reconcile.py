@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -46,6 +47,12 @@ class StepReport:
         data["seconds"] = round(self.seconds, 3)
         data["balanced"] = self.balanced
         return data
+
+
+def count_lines(path: Path) -> int:
+    """Physical lines of a local file: the "rows in" of every file-based step."""
+    with path.open("rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 @contextmanager

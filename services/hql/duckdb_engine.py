@@ -16,7 +16,6 @@ A small translation layer maps the Hive statements onto DuckDB:
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -198,7 +197,7 @@ class DuckDBEngine(HqlEngine):
         self._refresh(table)
 
     def _refresh(self, table: ExternalTable) -> None:
-        files = [uri for uri, size in self.store.list(table.location) if size > 0 and _is_data(uri)]
+        files = self.store.data_objects(table.location)
         if not files:
             select = self._empty_select(table)
         elif table.is_raw_lines:
@@ -315,12 +314,6 @@ def _columns(defs: list[exp.Expression]) -> list[tuple[str, str]]:
             raise ValueError(f"unsupported column definition: {col.sql(dialect='hive')}")
         out.append((col.name.lower(), col.args["kind"].sql(dialect="duckdb")))
     return out
-
-
-def _is_data(uri: S3Uri) -> bool:
-    # Hive and Spark leave markers such as _SUCCESS and .crc files beside the data.
-    base = os.path.basename(uri.key)
-    return not base.startswith(("_", ".")) and not uri.key.endswith("/")
 
 
 def _partition_values(table: ExternalTable, uri: S3Uri) -> list[tuple[str, str, str]]:

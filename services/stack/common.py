@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from services.settings import Settings
+from services.stack.dsn import Dsn, parse_dsn
 
 ComponentState = Literal["up", "down", "missing", "error", "external"]
 # 'external': not ours to run (real AWS, or an endpoint elsewhere); counts as healthy for the stack.
@@ -154,3 +155,11 @@ def bring_up(
                 except StackError as exc:
                     return failed(str(exc))
     return ready()
+
+
+def parsed_dsn(component: str, url: str, scheme: str, setting: str) -> Dsn | ComponentStatus:
+    """The component's DSN, or an error status naming the setting and its environment variable."""
+    try:
+        return parse_dsn(url, scheme)
+    except ValueError as exc:
+        return ComponentStatus(component, "error", "", f"{setting}: {exc}")

@@ -24,11 +24,12 @@ from services.stack.common import (
     is_local,
     logs_dir,
     no_progress,
+    parsed_dsn,
     port_open,
     run_dir,
     wait_for,
 )
-from services.stack.dsn import Dsn, parse_dsn
+from services.stack.dsn import Dsn
 from services.stack.process import as_root, listener_pid, live_pid_from, pids_named, run_as_root
 
 NAME = "mariadb"
@@ -215,10 +216,7 @@ def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
 
 
 def _parsed(settings: Settings) -> Dsn | ComponentStatus:
-    try:
-        return parse_dsn(settings.mysql.dsn, "mysql")
-    except ValueError as exc:
-        return ComponentStatus(NAME, "error", "", f"settings.mysql.dsn (BDML_MYSQL__DSN): {exc}")
+    return parsed_dsn(NAME, settings.mysql.dsn, "mysql", "settings.mysql.dsn (BDML_MYSQL__DSN)")
 
 
 def status(settings: Settings) -> ComponentStatus:

@@ -24,11 +24,12 @@ from services.stack.common import (
     ensure_parent,
     is_local,
     no_progress,
+    parsed_dsn,
     port_open,
     run_dir,
     wait_for,
 )
-from services.stack.dsn import Dsn, parse_dsn
+from services.stack.dsn import Dsn
 from services.stack.process import listener_pid, run_as_root
 
 NAME = "postgresql"
@@ -189,10 +190,7 @@ def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
 
 
 def _parsed(settings: Settings) -> Dsn | ComponentStatus:
-    try:
-        return parse_dsn(settings.redshift.dsn, "postgresql")
-    except ValueError as exc:
-        return ComponentStatus(NAME, "error", "", f"settings.redshift.dsn (BDML_REDSHIFT__DSN): {exc}")
+    return parsed_dsn(NAME, settings.redshift.dsn, "postgresql", "settings.redshift.dsn (BDML_REDSHIFT__DSN)")
 
 
 def status(settings: Settings) -> ComponentStatus:

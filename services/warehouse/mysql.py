@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pymysql
 
-from services.reconcile import StepReport, timed
+from services.reconcile import StepReport, count_lines, timed
 from services.stack.dsn import parse_dsn
 from services.warehouse.schema import LoadError, TableSchema, checked_identifier
 
@@ -33,11 +33,6 @@ def connect(dsn: str) -> pymysql.connections.Connection:
         charset="utf8mb4",
         autocommit=True,
     )
-
-
-def count_lines(path: Path) -> int:
-    with path.open("rb") as fh:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 class MySQLLoader:

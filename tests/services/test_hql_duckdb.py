@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hive import tables
+from services.hql.base import HqlError
 from services.hql.duckdb_engine import DuckDBEngine
 from services.hql.script import load_script, split_statements
 from services.objectstore import ObjectStore, S3Uri
@@ -87,6 +88,13 @@ def test_line_numbers_follow_file_order_in_large_files(stack: Settings, store: O
         assert mismatches == [(0,)]
 
 
-def test_insert_requires_overwrite_and_unknown_table_is_named(stack: Settings) -> None:
-    with DuckDBEngine(stack) as engine, pytest.raises(Exception, match="nowhere is not defined"):
-        engine.run(split_statements("INSERT OVERWRITE TABLE nowhere SELECT 1", source="x.hql"))
+def test_insert_requires_overwrite_and_unknown_table_is_named(stack: Settings, store: ObjectStore) -> None:
+    location = S3Uri(stack.s3.processed_bucket, "insert-into-probe")
+    ddl = f"CREATE EXTERNAL TABLE probe (n INT) STORED AS PARQUET LOCATION '{location}'"
+    with DuckDBEngine(stack) as engine:
+        with pytest.raises(HqlError, match=r"x.hql statement 1: .*nowhere is not defined"):
+            engine.run(split_statements("INSERT OVERWRITE TABLE nowhere SELECT 1", source="x.hql"))
+        engine.run(split_statements(ddl))
+        with pytest.raises(HqlError, match="only INSERT OVERWRITE is supported"):
+            engine.run(split_statements("INSERT INTO TABLE probe SELECT 1", source="y.hql"))
+    assert store.data_objects(location) == []  # the refused insert wrote nothing
