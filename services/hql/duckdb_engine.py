@@ -284,9 +284,14 @@ class DuckDBEngine(HqlEngine):
                 self.store.upload(path, table.location.join(path.relative_to(staging).as_posix()))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        # Later reads in this session (counts, the next INSERT … FROM this table) use the rows just
-        # written — the same rows as the objects in S3 — instead of parsing them back from S3.
-        self.con.execute(f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM {written}")
+        if table.file_format == "PARQUET":
+            # Parquet reads back cheaply (counts come from its metadata): don't hold the rows twice.
+            self.con.execute(f"DROP TABLE {written}")
+            self._refresh(table)
+        else:
+            # Later reads of a text table in this session (counts, the next INSERT … FROM it) use the
+            # rows just written — the same rows as the objects in S3 — instead of re-parsing them.
+            self.con.execute(f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM {written}")
 
     def _copy_to_files(self, table: ExternalTable, source: str, folder: Path) -> None:
         if table.file_format == "PARQUET" and table.partitions:
