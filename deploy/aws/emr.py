@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hive.tables import HQL_DIR, HQL_FILES, hql_variables
 from services.aws import client
-from services.settings import REPO_ROOT, Settings, get_settings
+from services.settings import Settings, get_settings
 
 from . import bucket_names
 
-HQL_DIR = REPO_ROOT / "hive" / "hql"
 HQL_PREFIX = "bdml/hql/"
 STEP_NAME_PREFIX = "bdml-hql-"
 # Later files read what earlier ones wrote (raw -> processed -> yearly -> parquet): after a failure the
@@ -44,11 +44,10 @@ def hql_uri(settings: Settings, hql_file: Path) -> str:
 
 
 def default_variables(settings: Settings) -> dict[str, str]:
-    """The HQL variables for the configured buckets: the raw files live under ``freddie/`` in the raw
-    bucket (``freddie/{origination,performance}/layout=<name>/``); processed tables go under ``freddie/``
-    in the processed bucket. Callers may override either."""
-    raw, processed = bucket_names(settings)
-    return {"raw_root": f"s3://{raw}/freddie", "processed_root": f"s3://{processed}/freddie"}
+    """The HQL variables for the configured buckets, as the batch job uses them (hive.tables); callers
+    may override either."""
+    bucket_names(settings)  # refuses the profile's CHANGE-ME placeholders before anything runs
+    return hql_variables(settings)
 
 
 def emr_steps(settings: Settings, hql_files: list[Path], variables: dict[str, str]) -> list[dict[str, Any]]:
@@ -164,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = get_settings()
-    hql_files: list[Path] = args.hql or sorted(HQL_DIR.glob("*.hql"))
+    hql_files: list[Path] = args.hql or list(HQL_FILES)
     variables = {**default_variables(settings), **_parse_vars(args.var)}
     steps = emr_steps(settings, hql_files, variables)
     if args.dry_run:
