@@ -13,7 +13,7 @@ from rich.table import Table
 from ml.config import MlPaths, endpoint_name, server_port
 from ml.pipeline import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
-from services.reconcile import StepReport
+from services.reconcile import StepReport, steps_table
 from services.settings import get_settings
 
 app = typer.Typer(
@@ -33,19 +33,7 @@ def _pipeline() -> MlPipeline:
 
 
 def _steps(steps: list[StepReport], title: str) -> None:
-    table = Table(title=title)
-    for col in ("step", "in", "out", "rejected", "seconds", "balanced"):
-        table.add_column(col, justify="left" if col == "step" else "right")
-    for s in steps:
-        table.add_row(
-            s.step,
-            f"{s.rows_in:,}",
-            f"{s.rows_out:,}",
-            f"{s.rows_rejected:,}",
-            f"{s.seconds:.1f}",
-            "✓" if s.balanced else "✗",
-        )
-    console.print(table)
+    console.print(steps_table(title, steps, with_rate=False))
     for s in steps:
         for reason, n in s.detail.get("reject_reasons", {}).items():
             console.print(f"  rejected {reason} ×{n}")

@@ -158,17 +158,18 @@ def deploy_function(
         "Environment": env,
         "Layers": [layer],
     }
+    code = lambda_zip()
     try:
         arn: str = lam.create_function(
             FunctionName=names.function,
             Role=_role(settings, endpoint, names),
-            Code={"ZipFile": lambda_zip()},
+            Code={"ZipFile": code},
             **common,
         )["FunctionArn"]
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceConflictException":
             raise
-        lam.update_function_code(FunctionName=names.function, ZipFile=lambda_zip())
+        lam.update_function_code(FunctionName=names.function, ZipFile=code)
         _wait_active(lam, names.function)
         arn = lam.update_function_configuration(FunctionName=names.function, **common)["FunctionArn"]
     _wait_active(lam, names.function)

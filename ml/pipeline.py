@@ -23,7 +23,7 @@ from ml.prepare.pipeline import Prepared, PrepareOptions, prepare
 from ml.training_job import TrainingResult, run_job
 from ml.transfer import upload_tree
 from services.objectstore import ObjectStore
-from services.reconcile import StepReport
+from services.reconcile import StepReport, timed
 from services.settings import Settings
 
 
@@ -62,15 +62,10 @@ class MlPipeline:
 
     def prepare(self, options: PrepareOptions | None = None) -> tuple[Prepared, StepReport]:
         prepared = prepare(self.paths.dataset, self.paths.prepared, options, self.console)
-        started = time.perf_counter()
-        files = upload_tree(self.paths.prepared, self.store, self.paths.s3("prepared"), self.console)
-        upload = StepReport(
-            "upload channels",
-            rows_in=files,
-            rows_out=files,
-            seconds=time.perf_counter() - started,
-            detail={"s3": str(self.paths.s3("prepared"))},
-        )
+        dest = self.paths.s3("prepared")
+        with timed(StepReport("upload channels", detail={"s3": str(dest)})) as upload:
+            files = upload_tree(self.paths.prepared, self.store, dest, self.console)
+            upload.rows_in = upload.rows_out = files
         return prepared, upload.check()
 
     def train(self, hyperparameters: dict[str, Any]) -> TrainingResult:
