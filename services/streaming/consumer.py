@@ -155,11 +155,12 @@ class StreamConsumer:
             self.process(records)
         else:
             self._idle_tick()
-        for shard_id in ended:
-            last = self.store.checkpoints(self.stream).get(shard_id)
-            self.store.mark_finished(self.stream, shard_id, last)
-            del self.iterators[shard_id]
-            self._refresh_shards()
+        if ended:
+            checkpoints = self.store.checkpoints(self.stream)
+            for shard_id in ended:
+                self.store.mark_finished(self.stream, shard_id, checkpoints.get(shard_id))
+                del self.iterators[shard_id]
+            self._refresh_shards()  # the ended shards' children become readable
         self.pump.check()
         self.pump.kick()
         return len(records)
@@ -201,10 +202,13 @@ class StreamConsumer:
         before = self.state.watermark_ms
         self.state.advance_to(int((now - self.cfg.idle_watermark_s) * 1000))
         if self.state.watermark_ms != before:
-            docs = window_documents(self.state.fire())
-            if docs:
-                self._commit({}, BatchOutput(windows=docs))
-                self.stats.windows_emitted += len(docs)
+            self._emit_windows(final=False)
+
+    def _emit_windows(self, final: bool) -> None:
+        docs = window_documents(self.state.fire(final=final))
+        if docs:
+            self._commit({}, BatchOutput(windows=docs))
+            self.stats.windows_emitted += len(docs)
 
     # --- loops ---------------------------------------------------------------------------------------
     def caught_up(self, targets: dict[str, str]) -> bool:
@@ -223,10 +227,7 @@ class StreamConsumer:
 
     def end_of_input(self) -> None:
         """A bounded run ended: emit every open window (as Flink and Spark do at the end of bounded input)."""
-        docs = window_documents(self.state.fire(final=True))
-        if docs:
-            self._commit({}, BatchOutput(windows=docs))
-            self.stats.windows_emitted += len(docs)
+        self._emit_windows(final=True)
 
     def drain(self, timeout_s: float = 960.0) -> None:
         """Deliver everything in the outbox, honouring the buffering hints (waits out the interval)."""

@@ -46,14 +46,14 @@ def root(cfg: StreamingSettings, bucket: str) -> S3Uri:
 
 def read_outputs(store: ObjectStore, cfg: StreamingSettings, bucket: str) -> Outputs:
     out = Outputs()
-    base = cfg.root_prefix
+    failed_prefix = f"{cfg.root_prefix}errors/processing-failed/"
     for uri, _size in store.list(root(cfg, bucket)):
         out.objects += 1
-        key = uri.key
-        for line in _lines(store, uri):
-            if key.startswith(f"{base}errors/processing-failed/"):
+        if uri.key.startswith(failed_prefix):
+            for line in _lines(store, uri):
                 _failed(out, json.loads(line))
-                continue
+            continue
+        for line in _lines(store, uri):
             doc = json.loads(line)
             kind = doc.get("type")
             if kind == "user":

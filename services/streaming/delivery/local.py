@@ -89,7 +89,7 @@ class LocalDeliveryStream:
         lines: list[bytes] = []
         failures: list[Failure] = []
         for chunk in self._chunks(batch.records):
-            answer = self._transform(batch, chunk)
+            answer = self._transform(chunk)
             if isinstance(answer, Failure):
                 failures += [Failure(r, answer.code, answer.message, answer.attempts) for r in chunk]
                 continue
@@ -138,7 +138,7 @@ class LocalDeliveryStream:
             chunks.append(records[start:])
         return chunks
 
-    def _event(self, batch: OutboxBatch, chunk: tuple[OutboxRecord, ...]) -> TransformationEvent:
+    def _event(self, chunk: tuple[OutboxRecord, ...]) -> TransformationEvent:
         # recordId: the position in the chunk — unique per invocation, as Firehose's opaque ids are.
         return TransformationEvent(
             invocation_id=str(uuid.uuid4()),
@@ -149,10 +149,8 @@ class LocalDeliveryStream:
             ),
         )
 
-    def _transform(
-        self, batch: OutboxBatch, chunk: tuple[OutboxRecord, ...]
-    ) -> TransformationResponse | Failure:
-        event = self._event(batch, chunk)
+    def _transform(self, chunk: tuple[OutboxRecord, ...]) -> TransformationResponse | Failure:
+        event = self._event(chunk)
         payload = json.dumps(event.to_wire()).encode()
         code, message = "Lambda.FunctionError", ""
         for attempt in range(1, self.retries + 2):
