@@ -6,28 +6,24 @@ stage are found and updated, or created when missing."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tarfile
-import time
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ml import lambda_layer, model_server
+from ml import model_server
 from ml.config import MlPaths, endpoint_name, server_port
 from ml.training_job import latest_artifact
-from services import aws
+from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
-from services.settings import REPO_ROOT, Settings
+from services.settings import Settings
 
 STAGE = "local"
 RESOURCE = "classify"
-HANDLER_DIR = REPO_ROOT / "lambdas" / "image_classify"
 # Only these arrive base64-encoded; a text/plain or JSON body stays text and is checked as such.
 BINARY_MEDIA_TYPES = ["image/*", "application/x-image", "application/octet-stream"]
 
@@ -83,14 +79,6 @@ def unpack_model(store: ObjectStore, artifact: S3Uri, target: Path) -> Path:
     return target
 
 
-def lambda_zip() -> bytes:
-    """Only the handler: the function is stdlib + boto3, which the Lambda runtime provides."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(HANDLER_DIR / "handler.py", "handler.py")
-    return buffer.getvalue()
-
-
 def _role(settings: Settings, endpoint: str, names: Names) -> str:
     iam = aws.client("iam", settings)
     trust = {
@@ -127,53 +115,26 @@ def _role(settings: Settings, endpoint: str, names: Names) -> str:
     return arn
 
 
-def _wait_active(lam: Any, function: str) -> None:
-    for _ in range(60):
-        config = lam.get_function_configuration(FunctionName=function)
-        if (
-            config.get("State", "Active") == "Active"
-            and config.get("LastUpdateStatus", "Successful") != "InProgress"
-        ):
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"Lambda {function} did not become Active")
-
-
 def deploy_function(
     settings: Settings, runtime_url: str | None, endpoint: str, names: Names = Names()
 ) -> str:
     lam = aws.client("lambda", settings)
     env = {
-        "Variables": {
-            "SAGEMAKER_ENDPOINT_NAME": endpoint,
-            **({"SAGEMAKER_RUNTIME_ENDPOINT_URL": runtime_url} if runtime_url else {}),
-        }
+        "SAGEMAKER_ENDPOINT_NAME": endpoint,
+        **({"SAGEMAKER_RUNTIME_ENDPOINT_URL": runtime_url} if runtime_url else {}),
     }
-    layer = lambda_layer.ensure(settings, names.layer, MlPaths(settings).cache / "layers")
-    common: dict[str, Any] = {
-        "Runtime": "python3.11",
-        "Handler": "handler.lambda_handler",
-        "Timeout": 30,
-        "MemorySize": 256,
-        "Environment": env,
-        "Layers": [layer],
-    }
-    code = lambda_zip()
-    try:
-        arn: str = lam.create_function(
-            FunctionName=names.function,
-            Role=_role(settings, endpoint, names),
-            Code={"ZipFile": code},
-            **common,
-        )["FunctionArn"]
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceConflictException":
-            raise
-        lam.update_function_code(FunctionName=names.function, ZipFile=code)
-        _wait_active(lam, names.function)
-        arn = lam.update_function_configuration(FunctionName=names.function, **common)["FunctionArn"]
-    _wait_active(lam, names.function)
-    return arn
+    # The handler needs boto3: AWS's runtime has it, MiniStack's has not; the layer gives both the tested one.
+    boto3_layer = lambda_package.build_layer(lambda_package.BOTO3_LAYER, MlPaths(settings).cache / "layers")
+    return lambda_package.deploy(
+        lam,
+        lambda_package.build("image_classify"),
+        names.function,
+        _role(settings, endpoint, names),
+        env,
+        memory_mb=256,
+        timeout_s=30,
+        layers=[lambda_package.ensure_layer(lam, names.layer, boto3_layer)],
+    )
 
 
 def _api_id(apigw: Any, name: str) -> str:

@@ -7,6 +7,7 @@ import os
 
 import typer
 
+from deploy.aws.cli import app as aws_app
 from hive.cli import app as batch_app
 from ml.cli import app as ml_app
 from services.stack import cli as stack_cli
@@ -23,6 +24,9 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(stream_app, name="stream")
 app.add_typer(ml_app, name="ml")
 app.command("web")(web_command)
+deploy_app = typer.Typer(help="Promote the pipelines to a cloud (today: AWS).", no_args_is_help=True)
+deploy_app.add_typer(aws_app, name="aws")
+app.add_typer(deploy_app, name="deploy")
 
 
 @app.command()

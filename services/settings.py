@@ -4,6 +4,7 @@ these values and never asks which profile is active."""
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from enum import StrEnum
@@ -87,6 +88,39 @@ class StackSettings(BaseModel):
     manage_servers: bool = True  # start MariaDB/PostgreSQL when installed but stopped
 
 
+class DeploySettings(BaseModel):
+    """What ``bdml deploy aws`` provisions: the stack prefix and the settings that cost money or reach the
+    network. Every field is a CloudFormation parameter of one of the stacks in ``deploy/aws/templates``."""
+
+    prefix: str = Field(default="bdml", pattern=r"^[a-z][a-z0-9-]{1,20}$")
+    artifacts_bucket: str | None = None  # None: "<processed bucket>-artifacts"
+    log_retention_days: int = 14
+    # An emulator's Lambda runtime may lack boto3, which AWS's python3.11 runtime ships: add it as a layer.
+    boto3_layer: bool = False
+    # Where the classify Lambda reaches the SageMaker runtime API: empty on AWS (the regional endpoint).
+    sagemaker_runtime_url: str = ""
+    api_rate_limit: int = Field(default=10, ge=1)
+    api_burst_limit: int = Field(default=20, ge=1)
+    # ml: SageMaker training (GPU) and the real-time endpoint.
+    training_instance_type: str = "ml.g5.xlarge"
+    endpoint_instance_type: str = "ml.m5.large"
+    model_data_key: str = ""  # key of model.tar.gz in the artifacts bucket; empty: roles only, no endpoint
+    # batch: EMR, RDS MySQL and Redshift live in an existing VPC; the databases admit one CIDR only.
+    vpc_id: str = ""
+    subnet_ids: list[str] = Field(default_factory=list)
+    allowed_cidr: str = ""
+    emr_release: str = "emr-7.5.0"
+    emr_instance_type: str = "m5.xlarge"
+    emr_core_instances: int = Field(default=2, ge=1)
+    mysql_instance_class: str = "db.t3.micro"
+    redshift_node_type: str = "ra3.large"
+    # monitoring
+    alarm_email: str = ""
+
+    def artifacts_bucket_name(self, processed_bucket: str) -> str:
+        return self.artifacts_bucket or f"{processed_bucket}-artifacts"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BDML_", env_nested_delimiter="__", extra="ignore")
 
@@ -97,6 +131,7 @@ class Settings(BaseSettings):
     redshift: RedshiftSettings = Field(default_factory=RedshiftSettings)
     hql: HqlSettings = Field(default_factory=HqlSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
     @classmethod
     def settings_customise_sources(
@@ -107,8 +142,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Precedence: explicit arguments > environment > the profile file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=profile_file()))
+        # Precedence: explicit arguments > environment > what a deploy recorded > the profile file.
+        return (
+            init_settings,
+            env_settings,
+            DeployedOverlay(settings_cls),
+            TomlConfigSettingsSource(settings_cls, toml_file=profile_file()),
+        )
 
 
 def profile_file() -> Path:
@@ -134,6 +174,31 @@ class ProfileSection(PydanticBaseSettingsSource):
         with path.open("rb") as fh:
             section = tomllib.load(fh).get(self.section, {})
         return dict(section) if isinstance(section, dict) else {}
+
+
+def deployed_overlay_file(profile: str) -> Path:
+    """Settings that ``bdml deploy`` recorded from its stacks' outputs for this profile (stream names,
+    roles, endpoints), so the pipelines find what was deployed without names typed by hand."""
+    return Path(os.environ.get("BDML_DEPLOYED_FILE") or REPO_ROOT / ".bdml" / "deployed" / f"{profile}.json")
+
+
+class DeployedOverlay(PydanticBaseSettingsSource):
+    """The deployed settings of the active profile (all sections, or one ``section``), when recorded."""
+
+    def __init__(self, settings_cls: type[BaseSettings], section: str | None = None) -> None:
+        super().__init__(settings_cls)
+        self.section = section
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = deployed_overlay_file(_active_profile().value)
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text())
+        data = data.get(self.section, {}) if self.section else data
+        return {k: v for k, v in data.items() if k != "outputs"}
 
 
 def _active_profile() -> Profile:

@@ -1,7 +1,7 @@
 """EMR steps that run our HQL files with Hive, unchanged: each file becomes one ``command-runner.jar`` step
 (``hive-script --run-hive-script --args -f s3://…/<file>.hql -d name=value …``) submitted to an existing
-cluster. The HQL folder is uploaded to ``s3://<processed_bucket>/bdml/hql/`` first, because EMR reads
-scripts from S3, not from this machine.
+cluster. The HQL folder is uploaded to ``s3://<artifacts bucket>/hql/`` first (``bdml deploy aws apply``
+does it too), because EMR reads scripts from S3, not from this machine.
 
     python -m deploy.aws.emr --cluster-id j-XXXXXXXX                 # every hive/hql/*.hql, in name order
     python -m deploy.aws.emr --cluster-id j-XXXXXXXX --dry-run       # print the steps, submit nothing
@@ -22,8 +22,9 @@ from services.aws import client
 from services.settings import Settings, get_settings
 
 from . import bucket_names
+from .stacks import artifacts_bucket
 
-HQL_PREFIX = "bdml/hql/"
+HQL_PREFIX = "hql/"
 STEP_NAME_PREFIX = "bdml-hql-"
 # Later files read what earlier ones wrote (raw -> processed -> yearly -> parquet): after a failure the
 # rest is cancelled, and the cluster waits so its logs can be read.
@@ -35,8 +36,8 @@ _HIVEVAR = re.compile(r"\$\{hivevar:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 def hql_root(settings: Settings) -> str:
     """The S3 folder the cluster reads the HQL files from."""
-    _, processed = bucket_names(settings)
-    return f"s3://{processed}/{HQL_PREFIX}"
+    bucket_names(settings)  # refuses the profile's placeholders before anything runs
+    return f"s3://{artifacts_bucket(settings)}/{HQL_PREFIX}"
 
 
 def hql_uri(settings: Settings, hql_file: Path) -> str:
@@ -99,17 +100,15 @@ def emr_steps(settings: Settings, hql_files: list[Path], variables: dict[str, st
 
 
 def upload_hql(settings: Settings, hql_dir: Path = HQL_DIR) -> list[str]:
-    """Upload every ``*.hql`` of ``hql_dir`` under ``s3://<processed_bucket>/bdml/hql/``; their S3 URIs."""
-    _, processed = bucket_names(settings)
+    """Upload every ``*.hql`` of ``hql_dir`` under ``s3://<artifacts bucket>/hql/``; their S3 URIs."""
+    bucket = artifacts_bucket(settings)
     files = sorted(hql_dir.glob("*.hql"))
     if not files:
         raise FileNotFoundError(f"no .hql files in {hql_dir}")
     s3 = client("s3", settings)
     uris: list[str] = []
     for path in files:
-        s3.upload_file(
-            str(path), processed, f"{HQL_PREFIX}{path.name}", ExtraArgs={"ContentType": "text/plain"}
-        )
+        s3.upload_file(str(path), bucket, f"{HQL_PREFIX}{path.name}", ExtraArgs={"ContentType": "text/plain"})
         uris.append(hql_uri(settings, path))
     return uris
 

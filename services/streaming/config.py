@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from services.settings import ProfileSection, Settings
+from services.settings import DeployedOverlay, ProfileSection, Settings
 
 
 class BufferingHints(BaseModel):
@@ -50,6 +50,9 @@ class StreamingSettings(BaseSettings):
         default=1.0, ge=0.2, le=3.0
     )  # Firehose's Lambda processor buffer size
     lambda_role_arn: str = "arn:aws:iam::000000000000:role/bdml-stream-lambda"  # emulator placeholder
+    # True when a deploy created the stream, functions and delivery streams (`bdml deploy aws apply`):
+    # a run then uses them as they are and creates or updates nothing.
+    provisioned: bool = False
     # Analytics: tumbling windows on event time.
     window_seconds: int = Field(default=10, ge=1, le=900)
     watermark_delay_s: float = Field(default=2.0, ge=0)
@@ -72,8 +75,14 @@ class StreamingSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Precedence as for Settings: explicit arguments > BDML_STREAM__* > the profile's [stream] table.
-        return (init_settings, env_settings, ProfileSection(settings_cls, "stream"))
+        # Precedence as for Settings: explicit arguments > BDML_STREAM__* > what a deploy recorded > the
+        # profile's [stream] table.
+        return (
+            init_settings,
+            env_settings,
+            DeployedOverlay(settings_cls, "stream"),
+            ProfileSection(settings_cls, "stream"),
+        )
 
     @model_validator(mode="after")
     def _names(self) -> StreamingSettings:

@@ -21,10 +21,9 @@ from lambdas.stream_analytics.engine import Analytics
 from producers.stream.kinesis import KinesisProducer, ProduceReport, Rejected
 from producers.stream.records import MALFORMED_KINDS, ProducedRecord, RecordKind, UserGenerator
 from producers.stream.source import from_url
-from services import aws
+from services import aws, lambda_package
 from services.objectstore import ObjectStore
 from services.settings import Settings
-from services.streaming import deploy
 from services.streaming.config import StreamingSettings
 from services.streaming.consumer import StreamConsumer, window_config
 from services.streaming.delivery.base import Delivery, DeliveryPump
@@ -56,9 +55,9 @@ def prepare(settings: Settings, cfg: StreamingSettings, shards: int | None = Non
     objects.ensure_bucket(bucket)
     kinesis = aws.client("kinesis", settings)
     open_shards = ensure_stream(kinesis, cfg.input_stream, shards or cfg.shards)
-    arn = deploy.deploy(
+    arn = lambda_package.deploy(  # stdlib only: no boto3 layer, even on MiniStack
         aws.client("lambda", settings),
-        deploy.build("firehose_transform"),
+        lambda_package.build("firehose_transform"),
         cfg.transform_function,
         cfg.lambda_role_arn,
         memory_mb=cfg.transform_memory_mb,

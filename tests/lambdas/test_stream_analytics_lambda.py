@@ -14,17 +14,14 @@ from typing import Any
 
 import pytest
 
-from services import aws
+from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
-from services.streaming import deploy
 from services.streaming.config import StreamingSettings
 from services.streaming.delivery.firehose import ensure_delivery_stream
 from tests.streaming.conftest import cleanup, make_cfg
 
 pytestmark = pytest.mark.integration
-# MiniStack runs Python Lambdas on its own interpreter, which has no boto3 (AWS's runtime has it).
-RUNTIME_PACKAGES = ["boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"]
 
 
 @pytest.fixture
@@ -103,19 +100,17 @@ def test_the_analytics_zip_runs_as_a_kinesis_window_lambda(
             cfg.lambda_role_arn,
             None,
         )
-    layer = lam.publish_layer_version(
-        LayerName=f"{cfg.app}-runtime",
-        Content={"ZipFile": deploy.build_layer(RUNTIME_PACKAGES, stack.stack.home / "lambda-layers")},
-        CompatibleRuntimes=[deploy.RUNTIME],
-    )["LayerVersionArn"]
+    # MiniStack runs Python Lambdas on its own interpreter, which has no boto3 (AWS's runtime has it).
+    boto3_layer = lambda_package.build_layer(lambda_package.BOTO3_LAYER, stack.stack.home / "lambda-layers")
+    layer = lambda_package.ensure_layer(lam, f"{cfg.app}-runtime", boto3_layer)
     env = {
         "DESTINATION_DELIVERY_STREAM": cfg.destination.name,
         "ERROR_DELIVERY_STREAM": cfg.errors.name,
         "AGGREGATE_DELIVERY_STREAM": cfg.aggregates.name,
         "WINDOW_SECONDS": "10",
     }
-    package = deploy.build("stream_analytics")
-    deploy.deploy(
+    package = lambda_package.build("stream_analytics")
+    lambda_package.deploy(
         lam, package, cfg.analytics_function, cfg.lambda_role_arn, env, memory_mb=1024, layers=[layer]
     )
 
@@ -150,7 +145,7 @@ def test_the_analytics_zip_runs_as_a_kinesis_window_lambda(
 
     # An output that cannot be delivered: the batch is reported failed from its first record and the
     # state given back unchanged, so Lambda's retry recomputes it.
-    deploy.deploy(
+    lambda_package.deploy(
         lam, package, cfg.analytics_function, cfg.lambda_role_arn,
         {**env, "DESTINATION_DELIVERY_STREAM": f"{cfg.app}-missing"}, memory_mb=1024, layers=[layer],
     )  # fmt: skip

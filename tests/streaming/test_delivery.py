@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services import aws
+from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
-from services.streaming import deploy
 from services.streaming.config import BufferingHints, DeliveryStreamConfig, StreamingSettings
 from services.streaming.delivery import prefix
 from services.streaming.delivery.base import DeliveryPump
@@ -105,9 +104,9 @@ def _local(
 
 
 def _transform_arn(stack: Settings, cfg: StreamingSettings) -> str:
-    return deploy.deploy(
+    return lambda_package.deploy(
         aws.client("lambda", stack),
-        deploy.build("firehose_transform"),
+        lambda_package.build("firehose_transform"),
         cfg.transform_function,
         cfg.lambda_role_arn,
     )
@@ -202,12 +201,12 @@ def test_a_transform_breaking_the_contract_sends_the_whole_chunk_to_the_error_pr
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("broken.py", BROKEN)
     lam = aws.client("lambda", stack)
-    package = deploy.Package("broken", buffer.getvalue())
+    package = lambda_package.Package("broken", buffer.getvalue())
     arn = lam.create_function(
         FunctionName=cfg.analytics_function, Runtime="python3.11", Role=cfg.lambda_role_arn,
         Handler="broken.lambda_handler", Code={"ZipFile": package.zip_bytes},
     )["FunctionArn"]  # fmt: skip
-    deploy._wait_ready(lam, cfg.analytics_function, arn)
+    lambda_package._wait_ready(lam, cfg.analytics_function, arn)
     delivery = _local(stack, cfg, store, arn, processor_retries=1)
     state = StateStore(cfg.state_path(stack))
     with state.transaction() as db:
