@@ -16,6 +16,8 @@ from services.settings import Settings
 from . import _BUCKET, bucket_names
 from .stacks import StackKey, artifacts_bucket
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
 
 class PreflightError(RuntimeError):
     """A setting or the environment stops the deploy before it starts; the message says what to do."""
@@ -43,6 +45,9 @@ def check_settings(settings: Settings, keys: tuple[StackKey, ...]) -> None:
             f"region {region!r} is not an AWS region CloudFormation serves: set BDML_AWS__REGION "
             "(e.g. us-east-1, eu-west-1)"
         )
+    email = settings.deploy.alarm_email
+    if email and not _EMAIL.match(email):
+        raise PreflightError(f"BDML_DEPLOY__ALARM_EMAIL={email!r} is not an e-mail address")
     problems = [line for key in keys for line in missing_settings(key, settings)]
     if problems:
         raise PreflightError("; ".join(problems))
@@ -76,9 +81,6 @@ def missing_settings(key: StackKey, settings: Settings) -> list[str]:
     return out
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def has_credentials(settings: Settings) -> bool:
     """Whether any credentials are configured (settings keys for an emulator, else the default chain)."""
     if settings.aws.access_key_id:
@@ -104,8 +106,4 @@ def check_account(settings: Settings) -> dict[str, Any]:
         ) from None
     except BotoCoreError as exc:
         raise PreflightError(f"cannot reach AWS STS in {settings.aws.region}: {exc}") from None
-    if settings.deploy.alarm_email and not _EMAIL.match(settings.deploy.alarm_email):
-        raise PreflightError(
-            f"BDML_DEPLOY__ALARM_EMAIL={settings.deploy.alarm_email!r} is not an e-mail address"
-        )
     return identity

@@ -32,6 +32,12 @@ from .render import TEMPLATES, ResourceSummary, check_parameters, summarise
 from .stacks import CAPABILITIES, ArtifactKeys, StackKey, artifacts_bucket, parameters, stack_name, tags
 
 Say = Callable[[str], None]
+# Stand-ins (documentation ranges) for the batch network settings, so `plan` prices batch before they exist.
+_UNSET_NETWORK = {
+    "VpcId": "vpc-00000000",
+    "SubnetIds": "subnet-0000000a,subnet-0000000b",
+    "AllowedCidr": "192.0.2.1/32",
+}
 
 
 @dataclass
@@ -84,20 +90,15 @@ def plan(
     changes: bool = False,
 ) -> list[StackPlan]:
     """The plan of each selected stack; ``changes`` also asks CloudFormation (needs credentials)."""
-    check_settings_offline(settings)
+    check_settings(settings, ())
     recorded = recorded_outputs(settings)
     cfn = client("cloudformation", settings) if changes else None
     plans = []
     for key in keys:
         values = parameters(key, settings, artifacts or ArtifactKeys(), recorded)
         pending = missing_settings(key, settings)
-        for name, value in values.items():  # render what is not set yet, and say so, instead of failing
-            if not value and pending and name in ("VpcId", "SubnetIds", "AllowedCidr"):
-                values[name] = {
-                    "VpcId": "vpc-00000000",
-                    "SubnetIds": "subnet-0000000a,subnet-0000000b",
-                    "AllowedCidr": "192.0.2.1/32",
-                }[name]
+        # Render what is not set yet with documentation values, and say so (pending), instead of failing.
+        values.update({k: v for k, v in _UNSET_NETWORK.items() if k in values and not values[k]})
         if key == "ml" and not values["ModelDataKey"]:  # price the endpoint a trained model will get
             values["ModelDataKey"] = "ml/model/model-(uploaded-by-apply).tar.gz"
         resolved = check_parameters(key, values)
@@ -113,10 +114,6 @@ def plan(
                 cfn_ops.delete_change_set(cfn, stack_plan.name, change_set)
         plans.append(stack_plan)
     return plans
-
-
-def check_settings_offline(settings: Settings) -> None:
-    check_settings(settings, ())
 
 
 def apply(settings: Settings, keys: tuple[StackKey, ...], say: Say) -> dict[str, dict[str, str]]:
@@ -135,8 +132,9 @@ def apply(settings: Settings, keys: tuple[StackKey, ...], say: Say) -> dict[str,
         elif key == "batch":
             say(f"uploaded {len(upload_hql(settings))} HQL files to {hql_root(settings)}")
         values = parameters(key, settings, keys_built, outputs)
+        source_key = ""
         if key == "ml":
-            values["ModelDataKey"] = _upload_ml(settings, s3, say)
+            source_key, values["ModelDataKey"] = _upload_ml(settings, s3, say)
         values = check_parameters(key, values)
         change_set, changes = cfn_ops.create_change_set(
             cfn, name, _template_body(key), values, tags(settings, key), CAPABILITIES
@@ -149,30 +147,30 @@ def apply(settings: Settings, keys: tuple[StackKey, ...], say: Say) -> dict[str,
             say(f"{name}: {status}")
         outputs[key] = cfn_ops.outputs(cfn, name)
         if key == "ml":  # where `deploy aws train` finds the script-mode source it uploaded
-            outputs[key]["TrainingSourceKey"] = build.training_source()[1]
+            outputs[key]["TrainingSourceKey"] = source_key
         record(settings, outputs)
     return outputs
 
 
-def _upload_ml(settings: Settings, s3: Any, say: Say) -> str:
-    """Upload the training source and the newest trained model (with its inference code); the model's
-    key, or "" when nothing is trained yet (the stack then holds the roles only)."""
+def _upload_ml(settings: Settings, s3: Any, say: Say) -> tuple[str, str]:
+    """Upload the training source and the newest trained model (with its inference code); their keys,
+    the model's "" when nothing is trained yet (the stack then holds the roles only)."""
     bucket = artifacts_bucket(settings)
-    source, key = build.training_source()
-    build.put(s3, bucket, key, source, say)
+    source, source_key = build.training_source()
+    build.put(s3, bucket, source_key, source, say)
     if settings.deploy.model_data_key:
-        return settings.deploy.model_data_key
+        return source_key, settings.deploy.model_data_key
     pointer = S3Uri(settings.s3.processed_bucket, "ml/training/latest.json")
     try:
         latest = json.loads(s3.get_object(Bucket=pointer.bucket, Key=pointer.key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
+    except (s3.exceptions.NoSuchKey, s3.exceptions.NoSuchBucket):
         say("no trained model yet: the ml stack gets its roles only (train, then apply --stack ml again)")
-        return ""
+        return source_key, ""
     trained = S3Uri.parse(latest["model_artifact"])
     model, model_key = build.inference_model(
         s3.get_object(Bucket=trained.bucket, Key=trained.key)["Body"].read()
     )
-    return build.put(s3, bucket, model_key, model, say)
+    return source_key, build.put(s3, bucket, model_key, model, say)
 
 
 def record(settings: Settings, outputs: dict[str, dict[str, str]]) -> Path:
