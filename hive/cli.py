@@ -34,7 +34,8 @@ def run(
     dirty_share: Annotated[float, typer.Option(help="Share of dirty rows in generated files (0–1).")] = 0.01,
     seed: Annotated[int, typer.Option(help="Generator seed (same seed, same files).")] = 7,
     from_dir: Annotated[
-        Path | None, typer.Option("--from", help="Use real Freddie Mac files from this folder instead.")
+        Path | None,
+        typer.Option("--from", exists=True, help="Use real Freddie Mac files from this folder instead."),
     ] = None,
     engine: Annotated[str | None, typer.Option(help="HQL engine: duckdb, spark or hiveserver2.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,

@@ -87,3 +87,14 @@ def test_rerun_is_idempotent_and_unknown_files_are_refused(stack: Settings, tmp_
     refused = _bdml(stack, "batch", "run", "--from", str(odd))
     assert refused.returncode != 0
     assert "sample_orig_2019.txt" in refused.stderr and "3 fields" in refused.stderr
+
+
+@pytest.mark.unit
+def test_from_a_missing_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from services.cli import app
+
+    result = CliRunner().invoke(app, ["batch", "run", "--from", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output and "Traceback" not in result.output
