@@ -90,11 +90,11 @@ def test_rerun_is_idempotent_and_unknown_files_are_refused(stack: Settings, tmp_
 
 
 @pytest.mark.unit
-def test_from_a_missing_path_is_one_line_and_exit_2(tmp_path: Path) -> None:
+def test_from_a_missing_path_is_one_line_and_exit_2() -> None:
     from typer.testing import CliRunner
 
     from services.cli import app
 
-    result = CliRunner().invoke(app, ["batch", "run", "--from", str(tmp_path / "nowhere")])
+    result = CliRunner().invoke(app, ["batch", "run", "--from", "/nonexistent-bdml"])
     assert result.exit_code == 2
     assert "does not exist" in result.output and "Traceback" not in result.output
