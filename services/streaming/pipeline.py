@@ -15,6 +15,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 
 from lambdas.stream_analytics.engine import Analytics
@@ -32,7 +33,7 @@ from services.streaming.delivery.local import LocalDeliveryStream
 from services.streaming.outputs import read_outputs, read_windows
 from services.streaming.reconcile import Reconciliation, check_windows, reconcile
 from services.streaming.state import StateStore
-from services.streaming.streams import ensure_stream
+from services.streaming.streams import StreamError, ensure_stream
 
 STALL_TIMEOUT_S = 120.0
 
@@ -49,11 +50,14 @@ class Resources:
 
 
 def prepare(settings: Settings, cfg: StreamingSettings, shards: int | None = None) -> Resources:
-    """Create what is missing (idempotent): bucket, Kinesis stream, transform Lambda, Firehose streams."""
+    """Create what is missing (idempotent): bucket, Kinesis stream, transform Lambda, Firehose streams.
+    When a deploy provisioned them (``cfg.provisioned``), only look them up: nothing is created or changed."""
     bucket = cfg.bucket_name(settings)
     objects = ObjectStore(settings)
-    objects.ensure_bucket(bucket)
     kinesis = aws.client("kinesis", settings)
+    if cfg.provisioned:
+        return _provisioned(settings, cfg, bucket, objects, kinesis)
+    objects.ensure_bucket(bucket)
     open_shards = ensure_stream(kinesis, cfg.input_stream, shards or cfg.shards)
     arn = lambda_package.deploy(  # stdlib only: no boto3 layer, even on MiniStack
         aws.client("lambda", settings),
@@ -68,6 +72,30 @@ def prepare(settings: Settings, cfg: StreamingSettings, shards: int | None = Non
         for delivery in cfg.deliveries():
             ensure_delivery_stream(firehose, delivery, bucket, cfg.lambda_role_arn, arn)
     return Resources(settings, cfg, bucket, objects, kinesis, arn, open_shards)
+
+
+def _provisioned(
+    settings: Settings, cfg: StreamingSettings, bucket: str, objects: ObjectStore, kinesis: Any
+) -> Resources:
+    try:
+        summary = kinesis.describe_stream_summary(StreamName=cfg.input_stream)["StreamDescriptionSummary"]
+        function = aws.client("lambda", settings).get_function_configuration(
+            FunctionName=cfg.transform_function
+        )
+        if cfg.delivery == "firehose":
+            firehose = aws.client("firehose", settings)
+            for delivery in cfg.deliveries():
+                firehose.describe_delivery_stream(DeliveryStreamName=delivery.name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise StreamError(
+            f"{exc.response['Error'].get('Message')}: the stream resources of app {cfg.app!r} come from "
+            "`bdml deploy aws apply --stack core` (stream.provisioned is set): apply it, "
+            "or check BDML_STREAM__APP"
+        ) from None
+    shards = int(summary.get("OpenShardCount", cfg.shards))
+    return Resources(settings, cfg, bucket, objects, kinesis, str(function["FunctionArn"]), shards)
 
 
 def deliveries(res: Resources) -> dict[str, Delivery]:

@@ -27,6 +27,8 @@ from services.objectstore import ObjectStore
 from services.settings import AwsSettings, DeploySettings, S3Settings, Settings, StackSettings
 from services.streaming.config import StreamingSettings
 from services.streaming.outputs import read_outputs
+from services.streaming.pipeline import prepare
+from services.streaming.streams import StreamError
 
 pytestmark = pytest.mark.integration
 EMULATOR = "http://127.0.0.1:4566"
@@ -106,6 +108,17 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     again: list[str] = []
     apply(settings, ("artifacts", "core"), again.append)
     assert f"{prefix}-core: no changes" in again
+
+    # The streaming pipeline, told its resources are provisioned, finds them and changes nothing.
+    lam = client("lambda", settings)
+    before = lam.get_function_configuration(FunctionName=f"{prefix}-firehose-transform")["LastModified"]
+    res = prepare(settings, StreamingSettings(app=prefix, provisioned=True, delivery="firehose"))
+    assert (res.transform_arn, res.shards) == (core["TransformFunctionArn"], 2)
+    assert (
+        lam.get_function_configuration(FunctionName=f"{prefix}-firehose-transform")["LastModified"] == before
+    )
+    with pytest.raises(StreamError, match="bdml deploy aws apply"):
+        prepare(settings, StreamingSettings(app=f"{prefix}x", provisioned=True))
 
     # Records put to the deployed stream are analysed by the deployed Lambda and land in S3 through the
     # deployed delivery streams (the analytics' own destination / error decisions).
