@@ -195,10 +195,10 @@ def deploy_api(settings: Settings, function_arn: str, names: Names = Names()) ->
     return api_id, api_url(settings, api_id)
 
 
-def api_url(settings: Settings, api_id: str) -> str:
+def api_url(settings: Settings, api_id: str, stage: str = STAGE) -> str:
     if settings.aws.endpoint_url:  # an emulator: its path-style execute-api route
-        return f"{settings.aws.endpoint_url.rstrip('/')}/_aws/execute-api/{api_id}/{STAGE}/{RESOURCE}"
-    return f"https://{api_id}.execute-api.{settings.aws.region}.amazonaws.com/{STAGE}/{RESOURCE}"
+        return f"{settings.aws.endpoint_url.rstrip('/')}/_aws/execute-api/{api_id}/{stage}/{RESOURCE}"
+    return f"https://{api_id}.execute-api.{settings.aws.region}.amazonaws.com/{stage}/{RESOURCE}"
 
 
 def deploy(

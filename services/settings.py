@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -88,6 +88,14 @@ class StackSettings(BaseModel):
     manage_servers: bool = True  # start MariaDB/PostgreSQL when installed but stopped
 
 
+class WebSettings(BaseModel):
+    """Where the web app sends uploads: the classify API and, when the API requires one (the AWS stack
+    does), its key — kept server-side, never sent to the browser."""
+
+    api_url: str | None = None
+    api_key: SecretStr | None = None
+
+
 class DeploySettings(BaseModel):
     """What ``bdml deploy aws`` provisions: the stack prefix and the settings that cost money or reach the
     network. Every field is a CloudFormation parameter of one of the stacks in ``deploy/aws/templates``."""
@@ -132,6 +140,7 @@ class Settings(BaseSettings):
     hql: HqlSettings = Field(default_factory=HqlSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

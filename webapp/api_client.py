@@ -21,10 +21,11 @@ class Classification:
     probabilities: dict[str, float]
 
 
-def classify(api_url: str, image: bytes, content_type: str, timeout: float = 30.0) -> Classification:
-    request = urllib.request.Request(
-        api_url, data=image, method="POST", headers={"Content-Type": content_type}
-    )
+def classify(
+    api_url: str, image: bytes, content_type: str, timeout: float = 30.0, api_key: str | None = None
+) -> Classification:
+    headers = {"Content-Type": content_type, **({"x-api-key": api_key} if api_key else {})}
+    request = urllib.request.Request(api_url, data=image, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read())

@@ -2,14 +2,14 @@
 
 Routes: ``GET /`` the upload page; ``POST /`` a form upload (field ``image``) → the page with the picture,
 the label and a probability bar chart; ``POST /api/classify`` the same as JSON (raw image body or the
-``image`` form field); ``GET /healthz``. The API URL comes from config ``API_URL``, else the environment
-(``BDML_WEB__API_URL``), else the file ``bdml ml deploy-local`` writes."""
+``image`` form field); ``GET /healthz``. The API URL comes from config ``API_URL``, else the settings
+(``BDML_WEB__API_URL``, or what ``bdml deploy aws apply`` recorded), else the file ``bdml ml deploy-local``
+writes; ``API_KEY`` (settings ``web.api_key``) is sent as ``x-api-key`` when set."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ FORM_OVERHEAD = 64 * 1024
 
 
 def _api_url(app: Flask) -> str | None:
-    configured = app.config.get("API_URL") or os.environ.get("BDML_WEB__API_URL")
+    configured = app.config.get("API_URL")
     if configured:
         return str(configured)
     state = app.config.get("DEPLOYMENT_FILE")
@@ -49,19 +49,26 @@ def _classify(app: Flask, data: bytes) -> tuple[Upload, Classification]:
         raise ApiError(
             503, "No classifier API is configured: run `bdml ml deploy-local` or set BDML_WEB__API_URL."
         )
-    return upload, classify(url, upload.preview, upload.preview_type)
+    return upload, classify(url, upload.preview, upload.preview_type, api_key=app.config.get("API_KEY"))
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES + FORM_OVERHEAD, API_URL=None, DEPLOYMENT_FILE=None)
+    from ml.config import MlPaths
+    from services.settings import get_settings
+
+    settings = get_settings()
+    key = settings.web.api_key
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES + FORM_OVERHEAD,
+        API_URL=settings.web.api_url,
+        API_KEY=key.get_secret_value() if key else None,
+        DEPLOYMENT_FILE=None,
+    )
     if config:
         app.config.update(config)
     if not app.config["DEPLOYMENT_FILE"]:
-        from ml.config import MlPaths
-        from services.settings import get_settings
-
-        app.config["DEPLOYMENT_FILE"] = str(MlPaths(get_settings()).state)
+        app.config["DEPLOYMENT_FILE"] = str(MlPaths(settings).state)
 
     def page(status: int, **context: Any) -> tuple[str, int]:
         return render_template("index.html", limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024), **context), status

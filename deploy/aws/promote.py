@@ -185,6 +185,14 @@ def record(settings: Settings, outputs: dict[str, dict[str, str]]) -> Path:
             "provisioned": True,
             "lambda_role_arn": core["FirehoseRoleArn"],
         }
+    if core.get("ApiId"):  # the web app sends uploads to the deployed API, with its key (kept server-side)
+        from ml.deploy_local import api_url  # imported on use: it loads the model server's modules
+
+        key = client("apigateway", settings).get_api_key(apiKey=core["ApiKeyId"], includeValue=True)
+        overlay["web"] = {
+            "api_url": api_url(settings, core["ApiId"], core["ApiStage"]),
+            "api_key": key["value"],
+        }
     if batch.get("RedshiftCopyRoleArn"):
         overlay["redshift"] = {"iam_role": batch["RedshiftCopyRoleArn"]}
     path = deployed_overlay_file(settings.profile.value)

@@ -8,6 +8,7 @@ the classify Lambda is shown to run (its own JSON error for the missing endpoint
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -29,6 +30,7 @@ from services.streaming.config import StreamingSettings
 from services.streaming.outputs import read_outputs
 from services.streaming.pipeline import prepare
 from services.streaming.streams import StreamError
+from webapp.app import create_app
 
 pytestmark = pytest.mark.integration
 EMULATOR = "http://127.0.0.1:4566"
@@ -57,6 +59,14 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 40, 40)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _alive(settings: Settings, prefix: str) -> dict[str, list[str]]:
@@ -155,6 +165,11 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     key = client("apigateway", settings).get_api_key(apiKey=core["ApiKeyId"], includeValue=True)["value"]
     status, body = _post(url, png, {"Content-Type": "image/png", "x-api-key": key})
     assert status in (400, 502) and "error" in body, (status, body)
+    # The web app, configured from what apply recorded, sends the key: the Lambda answers, not a 403.
+    assert recorded["web"] == {"api_url": url, "api_key": key}
+    web = create_app({"API_URL": url, "API_KEY": key, "TESTING": True}).test_client()
+    answer = web.post("/api/classify", data=_png(), content_type="image/png")
+    assert answer.status_code == 502 and "classifier said" in answer.get_json()["error"], answer.get_json()
 
     # Destroy leaves a bucket it did not create (and its objects) alone, and everything else gone.
     s3 = client("s3", settings)
