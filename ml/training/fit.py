@@ -27,11 +27,19 @@ class Features:
     labels: torch.Tensor  # (N,)
 
 
+def device() -> torch.device:
+    """The GPU when there is one (a SageMaker ml.g5 training instance), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def extract(
     net: BackboneFeatures, samples: list[Sample], image_size: int, batch_size: int, tick: Tick, work: Path
 ) -> Features:
-    """Backbone features for every sample, computed by ONNX Runtime on a one-off export of the frozen
-    backbone: on 2 CPU cores it is ~3.5× faster than torch eager, and this pass is most of the training."""
+    """Backbone features for every sample. On a GPU, torch itself on the GPU; on a CPU, ONNX Runtime on a
+    one-off export of the frozen backbone: on 2 CPU cores it is ~3.5× faster than torch eager, and this
+    pass is most of the training."""
+    if device().type == "cuda":
+        return extract_torch(net, samples, image_size, batch_size, tick, device())
     import onnxruntime as ort
 
     path = work / "backbone-features.onnx"
@@ -48,6 +56,28 @@ def extract(
         king.append(torch.from_numpy(k))
         labels.append(torch.from_numpy(y))
         tick(len(y))
+    return Features(torch.cat(pooled), torch.cat(king), torch.cat(labels))
+
+
+def extract_torch(
+    net: BackboneFeatures,
+    samples: list[Sample],
+    image_size: int,
+    batch_size: int,
+    tick: Tick,
+    on: torch.device,
+) -> Features:
+    """Backbone features computed by torch on ``on`` (the GPU path; the same numbers as the ONNX path)."""
+    net = net.to(on).eval()
+    pooled, king, labels = [], [], []
+    with torch.no_grad():
+        for x, y in batches(samples, batch_size, image_size):
+            p, k = net(torch.from_numpy(x).to(on))
+            pooled.append(p.cpu())
+            king.append(k.cpu())
+            labels.append(torch.from_numpy(y))
+            tick(len(y))
+    net.to("cpu")  # the export and the head run on the CPU
     return Features(torch.cat(pooled), torch.cat(king), torch.cat(labels))
 
 

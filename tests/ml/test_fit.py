@@ -1,0 +1,31 @@
+"""The two feature paths of training agree: torch (what a GPU instance runs, here on the CPU) and ONNX
+Runtime (what a CPU runs), on the real EfficientNet-Lite0 backbone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from ml.model.networks import BackboneFeatures, load_backbone
+from ml.training import fit
+from ml.training.data import Sample
+
+pytestmark = pytest.mark.unit
+
+
+def test_torch_and_onnx_features_agree(tmp_path: Path) -> None:
+    samples = []
+    for i, colour in enumerate([(20, 20, 20), (240, 240, 240), (200, 120, 30)]):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (96, 64), colour).save(path)
+        samples.append(Sample(path, i % 2, "generated", "flat"))
+    net = BackboneFeatures(load_backbone())
+    on_cpu = fit.extract(net, samples, 224, 2, lambda _n: None, tmp_path / "work")
+    with_torch = fit.extract_torch(net, samples, 224, 2, lambda _n: None, torch.device("cpu"))
+    assert torch.equal(on_cpu.labels, with_torch.labels)
+    assert torch.allclose(on_cpu.pooled, with_torch.pooled, atol=1e-3)
+    assert torch.allclose(on_cpu.king, with_torch.king, atol=1e-3)
+    assert fit.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
