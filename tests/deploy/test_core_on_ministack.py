@@ -49,7 +49,7 @@ def deployed(stack: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     try:
         yield settings
     finally:
-        destroy(settings, ("artifacts", "core"), yes=True, say=lambda _line: None)
+        destroy(settings, ("artifacts", "core", "monitoring"), yes=True, say=lambda _line: None)
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -170,6 +170,25 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     web = create_app({"API_URL": url, "API_KEY": key, "TESTING": True}).test_client()
     answer = web.post("/api/classify", data=_png(), content_type="image/png")
     assert answer.status_code == 502 and "classifier said" in answer.get_json()["error"], answer.get_json()
+
+    # Monitoring watches what core created: an alarm per failure mode, the topic they notify, a dashboard.
+    watch = apply(settings, ("monitoring",), lines.append)["monitoring"]
+    alarms = client("cloudwatch", settings).describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    assert {a["MetricName"] for a in alarms} >= {
+        "Errors",
+        "Throttles",
+        "GetRecords.IteratorAgeMilliseconds",
+        "DeliveryToS3.DataFreshness",
+    }
+    assert all(a["AlarmActions"] == [watch["AlarmTopicArn"]] for a in alarms)
+    assert {d["Dimensions"][0]["Value"] for d in alarms if d["MetricName"] == "Errors"} == {
+        f"{prefix}-stream-analytics",
+        f"{prefix}-firehose-transform",
+        f"{prefix}-image-classify",
+    }
+    assert client("cloudwatch", settings).get_dashboard(DashboardName=watch["DashboardName"])["DashboardBody"]
+    destroy(settings, ("monitoring",), yes=True, say=lambda _line: None)
+    assert not client("cloudwatch", settings).describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
 
     # Destroy leaves a bucket it did not create (and its objects) alone, and everything else gone.
     s3 = client("s3", settings)
