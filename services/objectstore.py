@@ -62,13 +62,15 @@ class ObjectStore:
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.aws.region}
             self.s3.create_bucket(**kwargs)
 
-    def list(self, prefix: S3Uri) -> Iterator[tuple[S3Uri, int]]:
-        """Objects under a prefix (treated as a folder), with their sizes, in key order."""
+    def list(self, prefix: S3Uri, modified_since: float | None = None) -> Iterator[tuple[S3Uri, int]]:
+        """Objects under a prefix (treated as a folder), with their sizes, in key order; only those written
+        at or after ``modified_since`` (epoch seconds) when given."""
         key = prefix.key.rstrip("/") + "/" if prefix.key else ""
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=prefix.bucket, Prefix=key):
             for obj in page.get("Contents", []):
-                yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"])
+                if modified_since is None or obj["LastModified"].timestamp() >= modified_since:
+                    yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"])
 
     def data_objects(self, prefix: S3Uri) -> builtins.list[S3Uri]:  # `list` is a method here
         """The data files under a table location: non-empty, and not the markers Hive and Spark leave

@@ -183,6 +183,7 @@ def record(settings: Settings, outputs: dict[str, dict[str, str]]) -> Path:
             "app": settings.deploy.prefix,
             "delivery": "firehose",
             "provisioned": True,
+            "analytics": "lambda",
             "lambda_role_arn": core["FirehoseRoleArn"],
         }
     if core.get("ApiId"):  # the web app sends uploads to the deployed API, with its key (kept server-side)

@@ -171,6 +171,12 @@ def analytics(
     """Run the analytics consumer: read every shard, checkpoint, deliver; stop with Ctrl-C or SIGTERM."""
     settings = get_settings()
     cfg = _cfg(app_name, delivery, buffer_interval, buffer_size)
+    if cfg.analytics == "lambda":  # a second reader would analyse and deliver every record twice
+        console.print(
+            f"[red]✗[/] {cfg.analytics_function} (the deployed Lambda) analyses {cfg.input_stream}: "
+            "no consumer is needed; set BDML_STREAM__ANALYTICS=consumer to run one anyway"
+        )
+        raise typer.Exit(2)
     res = prepare(settings, cfg)
     consumer = open_consumer(res, StateStore(cfg.state_path(settings)))
     stop = _stop_on_signals()

@@ -53,6 +53,9 @@ class StreamingSettings(BaseSettings):
     # True when a deploy created the stream, functions and delivery streams (`bdml deploy aws apply`):
     # a run then uses them as they are and creates or updates nothing.
     provisioned: bool = False
+    # Where the stream SQL runs: our consumer (reads Kinesis here), or the deployed Lambda on the stream's
+    # event source (`bdml deploy aws apply --stack core` records "lambda").
+    analytics: Literal["consumer", "lambda"] = "consumer"
     # Analytics: tumbling windows on event time.
     window_seconds: int = Field(default=10, ge=1, le=900)
     watermark_delay_s: float = Field(default=2.0, ge=0)

@@ -80,12 +80,22 @@ def _failed(out: Outputs, envelope: dict[str, Any]) -> None:
         out.unattributed_errors += 1
 
 
-def read_windows(store: ObjectStore, bucket: str, keys: list[str]) -> Outputs:
-    """Only the window aggregates in the given objects (one run's aggregate deliveries)."""
+# Objects are compared with the time a run started; S3's clock and this machine's may differ a little.
+CLOCK_SLACK_S = 5.0
+
+
+def read_windows(
+    store: ObjectStore, cfg: StreamingSettings, bucket: str, keys: list[str], since: float
+) -> Outputs:
+    """Only the window aggregates one run delivered: the objects our delivery wrote (``keys``), or, where
+    a Firehose delivery stream named its own objects (``firehose:…``), those under the aggregates prefix
+    written since the run started."""
+    uris = [S3Uri(bucket, key) for key in keys if not key.startswith("firehose:")]
+    if len(uris) < len(keys):
+        prefix = S3Uri(bucket, f"{cfg.root_prefix}aggregates/")
+        uris += [uri for uri, _ in store.list(prefix, modified_since=since - CLOCK_SLACK_S)]
     out = Outputs()
-    for key in keys:
-        if key.startswith("firehose:"):
-            continue  # sent to real Firehose: its objects are named by the service
+    for uri in dict.fromkeys(uris):
         out.objects += 1
-        out.windows += [json.loads(line) for line in _lines(store, S3Uri(bucket, key))]
+        out.windows += [json.loads(line) for line in _lines(store, uri)]
     return out

@@ -30,7 +30,7 @@ from services.streaming.consumer import StreamConsumer, window_config
 from services.streaming.delivery.base import Delivery, DeliveryPump
 from services.streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream
 from services.streaming.delivery.local import LocalDeliveryStream
-from services.streaming.outputs import read_outputs, read_windows
+from services.streaming.outputs import Outputs, read_outputs, read_windows
 from services.streaming.reconcile import Reconciliation, check_windows, reconcile
 from services.streaming.state import StateStore
 from services.streaming.streams import StreamError, ensure_stream
@@ -262,6 +262,8 @@ class StreamRun:
         self.console = console or Console(stderr=True)
 
     def run(self, request: RunRequest) -> RunReport:
+        if self.cfg.analytics == "lambda":
+            return self._run_on_lambda(request)
         res = prepare(self.settings, self.cfg, request.shards)
         path = self.cfg.state_path(self.settings)
         consumer = open_consumer(res, StateStore(path))
@@ -300,6 +302,66 @@ class StreamRun:
         consumer.close()
         return report
 
+    def _run_on_lambda(self, request: RunRequest) -> RunReport:
+        """The stream SQL runs in the deployed Lambda on the stream's event source: produce (producer
+        rejects go to the error stream from here), wait until S3 shows what every record became, reconcile."""
+        res = prepare(self.settings, self.cfg, request.shards)
+        store = StateStore(self.cfg.state_path(self.settings))
+        pump = DeliveryPump(StateStore(store.path), deliveries(res)).start()
+        started = time.time()
+        try:
+            produced = produce_in_subprocess(self.settings, self.cfg, request, self.console.is_terminal)
+            first_put = min((p.put_at for p in produced.puts), default=started)
+            with self.console.status(f"waiting for {self.cfg.analytics_function} and the delivery streams…"):
+                outputs = self._wait_delivered(res, produced)
+            processed = time.time() - first_put
+        finally:
+            pump.stop()
+        pump.pump()  # producer rejects still in the outbox
+        rec = reconcile(produced, None, outputs)
+        accepted = rec.placement["destination"] + rec.placement["filtered"]
+        aggregates = [f"firehose:{self.cfg.aggregates.name}"]
+        windows = read_windows(res.objects, self.cfg, res.bucket, aggregates, started)
+        report = RunReport(
+            request=request,
+            delivery=self.cfg.delivery,
+            bucket=res.bucket,
+            produce=produced,
+            reconciliation=rec,
+            windows_check=check_windows(windows, accepted),
+            consumer={"host": "lambda", "function": self.cfg.analytics_function},
+            pumps={name: vars(stats) for name, stats in pump.stats.items()},
+            seconds_to_processed=processed,
+            seconds_total=time.time() - first_put,
+        )
+        store.close()
+        return report
+
+    def _wait_delivered(self, res: Resources, produced: ProduceReport) -> Outputs:
+        """Poll S3 until every record that should land there has (destination or error prefix); give up
+        with the counts when nothing new arrives for STALL_TIMEOUT_S."""
+        wanted = {p.record_id for p in produced.puts if p.expected != "filtered"}
+        wanted |= {r.record.record_id for r in produced.rejected}
+        seen, last_change = -1, time.monotonic()
+        while True:
+            outputs = read_outputs(res.objects, self.cfg, res.bucket)
+            landed = sum(
+                1
+                for i in wanted
+                if outputs.destination[i] or outputs.errors[i] or outputs.processing_failed[i]
+            )
+            if landed == len(wanted):
+                return outputs
+            if landed != seen:
+                seen, last_change = landed, time.monotonic()
+            elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+                raise TimeoutError(
+                    f"{landed:,} of {len(wanted):,} records reached S3 and nothing new came for "
+                    f"{STALL_TIMEOUT_S:.0f} s: see the logs of {self.cfg.analytics_function} and the "
+                    f"delivery streams {', '.join(d.name for d in self.cfg.deliveries())}"
+                )
+            time.sleep(2)
+
     @staticmethod
     def _wait_caught_up(thread: threading.Thread, consumer: StreamConsumer, targets: dict[str, str]) -> None:
         """Wait for the consumer thread to reach the producer's last sequence numbers; give up (with the
@@ -332,9 +394,8 @@ class StreamRun:
         rec = reconcile(produced, ledger, outputs, consumer.stats.analytics_seconds)
         # Records accepted in *this* run (a rerun's repeats were accepted, and aggregated, the first time).
         accepted = consumer.stats.outcomes.get("destination", 0) + consumer.stats.outcomes.get("filtered", 0)
-        windows = read_windows(
-            res.objects, res.bucket, consumer.store.keys_since(self.cfg.aggregates.name, started)
-        )
+        keys = consumer.store.keys_since(self.cfg.aggregates.name, started)
+        windows = read_windows(res.objects, self.cfg, res.bucket, keys, started)
         windows_check = check_windows(windows, accepted)
         transform_log: list[str] = []
         for d in consumer.pump.deliveries.values():

@@ -51,13 +51,20 @@ def _examples(ids: list[str]) -> str:
 
 
 def reconcile(
-    produced: ProduceReport, ledger: dict[str, str], outputs: Outputs, analytics_seconds: float = 0.0
+    produced: ProduceReport, ledger: dict[str, str] | None, outputs: Outputs, analytics_seconds: float = 0.0
 ) -> Reconciliation:
-    """``ledger``: the consumer's outcome per record id (for the produced ids)."""
+    """``ledger``: the consumer's outcome per record id (for the produced ids), or None when the analytics
+    ran where no per-record ledger is kept (the Lambda host on AWS)."""
     rec = Reconciliation()
     expected = {p.record_id: p.expected for p in produced.puts}
     expected.update({r.record.record_id: r.record.expected for r in produced.rejected})
     put_ids = {p.record_id for p in produced.puts}
+    if ledger is None:
+        ledger = _ledger_from_outputs(put_ids, expected, outputs)
+        rec.checks.append(
+            "analytics on the Lambda host keeps no per-record ledger: decisions read from S3; a record "
+            "absent from S3 counts as filtered only where the generator expected it filtered"
+        )
 
     # Where each produced id ended, from S3 and the ledger.
     placement: dict[str, str] = {}
@@ -152,6 +159,20 @@ def reconcile(
         f"{rec.placement['filtered']:,} + errors {rec.placement['error']:,}"
     )
     return rec
+
+
+def _ledger_from_outputs(put_ids: set[str], expected: dict[str, str], outputs: Outputs) -> dict[str, str]:
+    """The analytics' decisions as S3 shows them. Filtered records leave no trace, so absence counts as
+    filtered only where that was expected; any other absent record stays undecided ("never processed")."""
+    ledger = {}
+    for record_id in put_ids:
+        if outputs.destination[record_id]:
+            ledger[record_id] = "destination"
+        elif outputs.errors[record_id] or outputs.processing_failed[record_id]:
+            ledger[record_id] = "error"
+        elif expected[record_id] == "filtered":
+            ledger[record_id] = "filtered"
+    return ledger
 
 
 def check_windows(outputs: Outputs, accepted: int) -> tuple[bool, str]:

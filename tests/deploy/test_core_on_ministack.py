@@ -3,8 +3,10 @@ Lambda, Firehose and API Gateway resources): apply, use what was deployed, destr
 physical resource is gone — and that a bucket the stacks did not create is left alone.
 
 Known emulator deviations, asserted around rather than hidden: MiniStack's Firehose writes one object per
-record (no buffering) and drops records the transform marks ProcessingFailed; there is no SageMaker, so
-the classify Lambda is shown to run (its own JSON error for the missing endpoint) rather than to classify."""
+record (no buffering) and drops records the transform marks ProcessingFailed; its Kinesis event source has
+no tumbling windows, so the analytics Lambda's window aggregates are never flushed there; there is no
+SageMaker, so the classify Lambda is shown to run (its own JSON error for the missing endpoint) rather
+than to classify."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from services.objectstore import ObjectStore
 from services.settings import AwsSettings, DeploySettings, S3Settings, Settings, StackSettings
 from services.streaming.config import StreamingSettings
 from services.streaming.outputs import read_outputs
-from services.streaming.pipeline import prepare
+from services.streaming.pipeline import RunRequest, StreamRun, prepare
 from services.streaming.streams import StreamError
 from webapp.app import create_app
 
@@ -110,6 +112,7 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
         "app": prefix,
         "delivery": "firehose",
         "provisioned": True,
+        "analytics": "lambda",
         "lambda_role_arn": core["FirehoseRoleArn"],
     }
     assert oct(deployed_file.stat().st_mode & 0o777) == "0o600"
@@ -155,6 +158,21 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     assert want["error"] <= landed["error"], "malformed records missing under the error prefix"
     filtered = {r.record_id for r in records if r.expected == "filtered"}
     assert not filtered & (landed["destination"] | landed["error"])
+
+    # `bdml stream run` on the deployed stack: the deployed Lambda analyses, the deployed delivery streams
+    # deliver, and the run reconciles by record id from S3.
+    run_cfg = StreamingSettings(
+        app=prefix, provisioned=True, analytics="lambda", delivery="firehose", state_dir=deployed_file.parent
+    )
+    report = StreamRun(settings, run_cfg).run(RunRequest(records=150, seed=5, malformed_share=0.05))
+    assert report.reconciliation.ok, report.reconciliation.problems
+    assert report.produce.rejected, "oversize records went to the error stream from the producer"
+    placement = report.reconciliation.placement
+    assert placement["destination"] and placement["filtered"] and placement["error"]
+    # MiniStack's event source has no tumbling windows (no state carried, no final call per window), so
+    # the Lambda's open windows are never flushed there; on AWS the window check is part of report.ok.
+    accepted = placement["destination"] + placement["filtered"]
+    assert report.windows_check[1].endswith(f"analytics accepted {accepted:,}")
 
     # The API needs its key; with it, the request reaches the classify Lambda, which answers in its own
     # JSON (no SageMaker on the emulator, so the endpoint call fails there, as the Lambda reports).

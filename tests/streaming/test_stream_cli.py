@@ -101,3 +101,10 @@ def test_produce_and_tail_from_the_typer_app(
     assert str(S3Uri(stream_cfg.bucket_name(stack), key).key) in tailed.output
     bad = runner.invoke(app, ["tail", "everything"])
     assert bad.exit_code != 0
+
+
+@pytest.mark.unit
+def test_no_consumer_beside_the_deployed_analytics_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BDML_STREAM__ANALYTICS", "lambda")
+    result = CliRunner().invoke(app, ["analytics", "--until-idle", "1"])
+    assert result.exit_code == 2 and "deployed Lambda" in result.output
