@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432}
 _ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,12 @@ class Dsn:
     host: str
     port: int
     database: str
+    options: dict[str, str] = field(default_factory=dict)  # the URL's query: ?ssl_ca=…, ?sslmode=…
+
+    @property
+    def is_local(self) -> bool:
+        """On this machine: the one case where a connection may go without TLS."""
+        return self.host in LOCAL_HOSTS
 
     @property
     def address(self) -> str:
@@ -58,4 +65,5 @@ def parse_dsn(url: str, expect: str) -> Dsn:
         host=parts.hostname or "127.0.0.1",
         port=port,
         database=database,
+        options=dict(parse_qsl(parts.query, strict_parsing=False)),
     )

@@ -9,9 +9,15 @@ target exactly as it was; a rerun with the same input leaves the same rows.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pymysql
+from pymysql.connections import MySQLResult
+from pymysql.protocol import LoadLocalPacketWrapper
 
 from services.reconcile import StepReport, count_lines, timed
 from services.stack.dsn import parse_dsn
@@ -19,20 +25,78 @@ from services.warehouse.schema import LoadError, TableSchema, checked_identifier
 
 log = logging.getLogger(__name__)
 MAX_WARNINGS_SHOWN = 5
+TLS_OPTIONS = ("ssl_ca", "ssl_cert", "ssl_key")  # the DSN query options passed to the driver
 
 
-def connect(dsn: str) -> pymysql.connections.Connection:
+class _OneFileResult(MySQLResult):
+    """A query result that answers a server's LOAD LOCAL request only for the file being loaded."""
+
+    def _read_load_local_packet(self, first_packet: Any) -> None:
+        conn = cast(GuardedConnection, self.connection)
+        requested = os.fsdecode(LoadLocalPacketWrapper(first_packet).filename)
+        if conn.allowed_local_file is not None and requested == conn.allowed_local_file:
+            super()._read_load_local_packet(first_packet)  # type: ignore[misc]  # not in the stubs
+            return
+        conn.write_packet(b"")  # an empty file: nothing of ours leaves, and the protocol stays in step
+        conn._read_packet()
+        raise LoadError(
+            f"the MySQL server at {conn.host}:{conn.port} asked for the local file {requested!r}, which bdml "
+            "is not loading: refused (is this the server you meant?)"
+        )
+
+
+class GuardedConnection(pymysql.connections.Connection):
+    """PyMySQL sends any file a server names on any statement once ``local_infile`` is on. Here LOCAL
+    is negotiated (LOAD DATA LOCAL needs it) but answered only inside ``local_file(path)``, for that path."""
+
+    allowed_local_file: str | None = None
+
+    def _read_query_result(self, unbuffered: bool = False) -> int:
+        self._result = None
+        result = _OneFileResult(self)
+        if unbuffered:
+            result.init_unbuffered_query()
+        else:
+            result.read()
+        self._result = result
+        if result.server_status is not None:
+            self.server_status = result.server_status
+        return int(result.affected_rows or 0)
+
+    @contextmanager
+    def local_file(self, path: Path) -> Iterator[None]:
+        self.allowed_local_file = str(path)
+        try:
+            yield
+        finally:
+            self.allowed_local_file = None
+
+
+def connection_options(dsn: str) -> dict[str, Any]:
+    """Keyword arguments for the driver: TLS options from the DSN's query, and TLS with certificate and
+    host-name checks required for any server not on this machine (RDS)."""
     d = parse_dsn(dsn, "mysql")
-    return pymysql.connect(
-        host=d.host,
-        port=d.port,
-        user=d.user,
-        password=d.password or "",
-        database=d.database,
-        local_infile=True,
-        charset="utf8mb4",
-        autocommit=True,
-    )
+    unknown = sorted(set(d.options) - set(TLS_OPTIONS))
+    if unknown:
+        raise ValueError(f"the MySQL URL has options {', '.join(unknown)}; known: {', '.join(TLS_OPTIONS)}")
+    tls: dict[str, Any] = dict(d.options)
+    if tls or not d.is_local:
+        tls |= {"ssl_verify_cert": True, "ssl_verify_identity": True}
+    return {
+        "host": d.host,
+        "port": d.port,
+        "user": d.user,
+        "password": d.password or "",
+        "database": d.database,
+        "local_infile": True,  # negotiated only; GuardedConnection decides what is ever sent
+        "charset": "utf8mb4",
+        "autocommit": True,
+        **tls,
+    }
+
+
+def connect(dsn: str) -> GuardedConnection:
+    return GuardedConnection(**connection_options(dsn))
 
 
 class MySQLLoader:
@@ -69,11 +133,12 @@ class MySQLLoader:
     @staticmethod
     def _load_file(cur: pymysql.cursors.Cursor, stage: str, schema: TableSchema, path: Path) -> None:
         escaped = str(path).replace("\\", "\\\\").replace("'", "\\'")
-        cur.execute(
-            f"LOAD DATA LOCAL INFILE '{escaped}' INTO TABLE {stage} CHARACTER SET utf8mb4 "
-            "FIELDS TERMINATED BY '|' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-            f"({', '.join(schema.column_names)})"
-        )
+        with cast(GuardedConnection, cur.connection).local_file(path):  # this statement, this file only
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE '{escaped}' INTO TABLE {stage} CHARACTER SET utf8mb4 "
+                "FIELDS TERMINATED BY '|' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
+                f"({', '.join(schema.column_names)})"
+            )
         cur.execute("SHOW COUNT(*) WARNINGS")
         n_warnings = int(cur.fetchone()[0])  # type: ignore[index]
         if n_warnings:

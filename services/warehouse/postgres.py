@@ -25,11 +25,41 @@ log = logging.getLogger(__name__)
 CHUNK = 1 << 20
 
 
-def connect(dsn: str) -> psycopg.Connection[Any]:
+TLS_OPTIONS = ("sslmode", "sslrootcert", "sslcert", "sslkey")  # the DSN query options passed to libpq
+VERIFYING = ("verify-ca", "verify-full")
+
+
+def connection_options(dsn: str) -> dict[str, Any]:
+    """Keyword arguments for psycopg: TLS options from the DSN's query; for any server not on this
+    machine (Redshift) TLS with certificate checks, by default against the system's CAs."""
     d = parse_dsn(dsn, "postgresql")
-    return psycopg.connect(
-        host=d.host, port=d.port, user=d.user, password=d.password, dbname=d.database, autocommit=False
-    )
+    unknown = sorted(set(d.options) - set(TLS_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"the PostgreSQL URL has options {', '.join(unknown)}; known: {', '.join(TLS_OPTIONS)}"
+        )
+    tls = dict(d.options)
+    if not d.is_local:
+        tls.setdefault("sslmode", "verify-full")
+        tls.setdefault("sslrootcert", "system")
+        if tls["sslmode"] not in VERIFYING:
+            raise ValueError(
+                f"{d.host} is not on this machine: its connection must check the server's certificate "
+                f"(sslmode=verify-full or verify-ca in the URL), not sslmode={tls['sslmode']}"
+            )
+    return {
+        "host": d.host,
+        "port": d.port,
+        "user": d.user,
+        "password": d.password,
+        "dbname": d.database,
+        "autocommit": False,
+        **tls,
+    }
+
+
+def connect(dsn: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(**connection_options(dsn))
 
 
 class CopyStdinLoader:
