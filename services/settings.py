@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tomllib
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,6 +59,9 @@ class S3Settings(BaseModel):
 
 class MySQLSettings(BaseModel):
     dsn: str = "mysql://bdml@127.0.0.1:3306/bdml"
+    # A DSN without a password takes it from this file (relative: under stack.home), made on first use
+    # with a random password, readable by its owner only; `bdml up` creates the user with it.
+    password_file: Path | None = None
 
 
 class RedshiftSettings(BaseModel):
@@ -142,6 +147,18 @@ class Settings(BaseSettings):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
+    @model_validator(mode="after")
+    def _mysql_password(self) -> Settings:
+        file = self.mysql.password_file
+        parts = urlsplit(self.mysql.dsn)
+        if file is None or parts.password is not None or not parts.username:
+            return self
+        path = file if file.is_absolute() else self.stack.home / file
+        password = local_password(path)
+        netloc = f"{parts.username}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
+        self.mysql = self.mysql.model_copy(update={"dsn": urlunsplit(parts._replace(netloc=netloc))})
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -158,6 +175,16 @@ class Settings(BaseSettings):
             DeployedOverlay(settings_cls),
             TomlConfigSettingsSource(settings_cls, toml_file=profile_file()),
         )
+
+
+def local_password(path: Path) -> str:
+    """The password kept in ``path`` (mode 0600), made with a random value when the file is missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
 
 
 def profile_file() -> Path:

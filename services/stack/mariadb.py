@@ -84,20 +84,32 @@ def _provision_user(dsn: Dsn) -> None:
     """Create the DSN's user on a local server we manage, as the server's admin over its unix socket.
 
     A fresh Debian MariaDB lets root in only through the socket (unix_socket auth), so a TCP DSN needs a
-    user of its own. It gets all privileges: it is a local development server, and bdml's tests create
-    their own databases and turn local_infile on. Both hosts are granted, since a client on 127.0.0.1
+    user of its own. It gets a password (never none) and rights on the project's databases only
+    (``bdml%`` for a DSN database ``bdml`` or ``bdml_test``), no FILE or SUPER, so it can neither
+    read the server's files nor change the server. Both hosts are granted, since a client on 127.0.0.1
     may be matched as user@'localhost'."""
+    if not dsn.password:
+        raise StackError(
+            f"refusing to create MySQL user '{dsn.user}' without a password: put one in BDML_MYSQL__DSN "
+            "(or set mysql.password_file, as the embedded profile does)"
+        )
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         raise StackError("no mariadb/mysql client to create the user with")
     user = dsn.user.replace("'", "''")
     existing = _admin_sql(client, f"SELECT COUNT(*) FROM mysql.user WHERE User = '{user}';").split()
     if existing != ["0"]:
-        raise StackError(f"user '{dsn.user}' exists, so bdml leaves it alone (is the DSN password right?)")
-    password = (dsn.password or "").replace("\\", "\\\\").replace("'", "\\'")
+        raise StackError(
+            f"user '{dsn.user}' exists, so bdml leaves it alone (is the DSN password right? a user made by "
+            "an earlier bdml had none and all privileges: drop it as admin, "
+            f"DROP USER '{dsn.user}'@'localhost', '{dsn.user}'@'127.0.0.1'; and run bdml up again)"
+        )
+    password = dsn.password.replace("\\", "\\\\").replace("'", "\\'")
+    # bdml, bdml_test, bdml_bench …: every database named after the project's (the part before any "_").
+    databases = dsn.database.split("_", 1)[0].replace("`", "``") + "%"
     _admin_sql(client, "".join(
         f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'; "
-        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'{host}'; "
+        f"GRANT ALL PRIVILEGES ON `{databases}`.* TO '{user}'@'{host}'; "
         for host in ("localhost", "127.0.0.1")
     ))  # fmt: skip
 
@@ -131,12 +143,16 @@ def _inspect(settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
     with conn, conn.cursor() as cur:
         cur.execute("SELECT VERSION(), @@GLOBAL.local_infile")
         version, local_infile = cur.fetchone() or ("?", 0)
-        if not local_infile and fix:
+        if not local_infile and fix and settings.stack.manage_servers and is_local(dsn.host):
+            # Only on a server bdml manages, as its admin: the DSN's user has no SUPER, by design.
+            client = shutil.which("mariadb") or shutil.which("mysql")
             try:
-                cur.execute("SET GLOBAL local_infile = 1")
+                if client is None:
+                    raise StackError("no mariadb/mysql client")
+                _admin_sql(client, "SET GLOBAL local_infile = 1;")
                 local_infile = 1
-            except pymysql.err.MySQLError as exc:
-                return _status(dsn, "error", _no_local_infile(dsn, str(exc.args[-1])), settings)
+            except StackError as exc:
+                return _status(dsn, "error", _no_local_infile(dsn, str(exc)), settings)
         if not local_infile:
             return _status(
                 dsn, "down", "local_infile is OFF (LOAD DATA LOCAL needs it); bdml up turns it on", settings

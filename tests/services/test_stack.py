@@ -14,16 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from services import stack
-from services.settings import Settings
+from services.settings import MySQLSettings, Settings, StackSettings
 from services.stack import mariadb, ministack, postgres
 from services.stack.cli import register
 from services.stack.common import ComponentStatus, StackStatus, port_open
 from services.stack.dsn import parse_dsn
+from services.warehouse.mysql import connect as mysql_connect
 
 
 def free_port() -> int:
@@ -334,21 +336,56 @@ def test_wrong_mysql_password_is_explained_and_the_account_left_alone(base: Sett
 
 
 @pytest.mark.integration
-def test_missing_mysql_user_is_created_on_a_local_server(base: Settings, tmp_path: Path) -> None:
-    # A fresh Debian MariaDB lets root in only through its socket: `bdml up` creates the DSN's user.
+def test_missing_mysql_user_is_created_with_a_password_and_project_rights_only(
+    base: Settings, tmp_path: Path
+) -> None:
+    # A fresh Debian MariaDB lets root in only through its socket: `bdml up` creates the DSN's user, with
+    # its password, rights on the project's databases only, and neither FILE nor SUPER.
     dsn = parse_dsn(base.mysql.dsn, "mysql")
     user = f"bdml_probe_{uuid.uuid4().hex[:6]}"
-    settings = with_(base, mysql={"dsn": f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}"},
-                     stack={"home": tmp_path})  # fmt: skip
+    url = f"mysql://{user}:pw-{uuid.uuid4().hex[:8]}@{dsn.host}:{dsn.port}/{dsn.database}"
+    settings = with_(base, mysql={"dsn": url}, stack={"home": tmp_path})
     assert mariadb.status(settings).state == "error"
     try:
         result = mariadb.up(settings)
         assert result.state == "up", result.detail
+        with mysql_connect(url) as con, con.cursor() as cur:
+            cur.execute("SELECT LOAD_FILE('/etc/hostname')")
+            assert cur.fetchone() == (None,), "no FILE privilege: the server's files stay unread"
+            cur.execute("SHOW GRANTS")
+            grants = " ".join(row[0] for row in cur.fetchall())
+            assert "ALL PRIVILEGES ON *.*" not in grants and "SUPER" not in grants and "FILE" not in grants
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute("SET GLOBAL local_infile = 1")
     finally:
         admin = shutil.which("mariadb") or shutil.which("mysql")
         assert admin is not None
         subprocess.run([admin, "--protocol=socket", "-e", f"DROP USER IF EXISTS '{user}'@'localhost', "
                         f"'{user}'@'127.0.0.1'"], check=True)  # fmt: skip
+
+
+@pytest.mark.integration
+def test_no_passwordless_mysql_user_is_created(base: Settings, tmp_path: Path) -> None:
+    dsn = parse_dsn(base.mysql.dsn, "mysql")
+    user = f"bdml_probe_{uuid.uuid4().hex[:6]}"
+    settings = with_(base, mysql={"dsn": f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}"},
+                     stack={"home": tmp_path})  # fmt: skip
+    result = mariadb.up(settings)
+    assert result.state == "error" and "without a password" in result.detail
+
+
+@pytest.mark.unit
+def test_the_embedded_mysql_password_is_random_and_private(tmp_path: Path) -> None:
+    settings = Settings(
+        mysql=MySQLSettings(dsn="mysql://bdml@127.0.0.1:3306/bdml", password_file=Path("mysql.password")),
+        stack=StackSettings(home=tmp_path),
+    )
+    password = parse_dsn(settings.mysql.dsn, "mysql").password
+    assert password and len(password) >= 24
+    assert (tmp_path / "mysql.password").stat().st_mode & 0o777 == 0o600
+    again = Settings(mysql=settings.mysql.model_copy(update={"dsn": "mysql://bdml@127.0.0.1:3306/bdml"}),
+                     stack=StackSettings(home=tmp_path))  # fmt: skip
+    assert parse_dsn(again.mysql.dsn, "mysql").password == password, "kept, not made anew"
 
 
 @pytest.mark.integration
