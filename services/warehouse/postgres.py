@@ -12,6 +12,7 @@ the same input leaves the same rows.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import psycopg
@@ -106,18 +107,42 @@ class CopyStdinLoader:
         return lines
 
 
+_ROLE_ARN = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+# s3://bucket/prefix/: S3's bucket rules, and key characters AWS calls safe (plus '=' for partitions).
+_S3_PREFIX = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()=/-]*")
+
+
+def _quote(text: str) -> str:
+    """A SQL string literal (standard quoting: the only special character is the quote itself)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class RedshiftS3CopyLoader:
     """Real Redshift: the cluster reads S3 itself through an IAM role."""
 
     def __init__(self, dsn: str, iam_role: str, region: str) -> None:
         if not iam_role:
             raise ValueError("Redshift COPY needs an IAM role: set BDML_REDSHIFT__IAM_ROLE")
+        if not _ROLE_ARN.fullmatch(iam_role):
+            raise ValueError(
+                f"BDML_REDSHIFT__IAM_ROLE={iam_role!r} is not an IAM role ARN "
+                "(arn:aws:iam::<12-digit account>:role/<name>)"
+            )
+        if not _REGION.fullmatch(region):
+            raise ValueError(f"{region!r} is not an AWS region name (BDML_AWS__REGION)")
         self.dsn, self.iam_role, self.region = dsn, iam_role, region
 
     def copy_sql(self, stage: str, schema: TableSchema, prefix: S3Uri) -> str:
+        """The COPY statement. The S3 prefix comes from object keys: it is checked, and every literal is
+        quoted, so no key or setting can end the string and add SQL."""
+        source = f"{prefix}/"
+        if not _S3_PREFIX.fullmatch(source):
+            raise LoadError(f"{source!r} is not an S3 prefix Redshift COPY should read (odd characters)")
         return (
-            f"COPY {stage} ({', '.join(schema.column_names)}) FROM '{prefix}/' IAM_ROLE '{self.iam_role}' "
-            f"REGION '{self.region}' DELIMITER '|' NULL AS '\\\\N' DATEFORMAT 'YYYY-MM-DD'"
+            f"COPY {checked_identifier(stage)} ({', '.join(schema.column_names)}) FROM {_quote(source)} "
+            f"IAM_ROLE {_quote(self.iam_role)} REGION {_quote(self.region)} DELIMITER '|' NULL AS '\\\\N' "
+            "DATEFORMAT 'YYYY-MM-DD'"
         )
 
     def load(self, schema: TableSchema, objects: list[S3Uri]) -> StepReport:

@@ -48,11 +48,26 @@ def test_ddl_renders_each_dialect() -> None:
 
 @pytest.mark.unit
 def test_redshift_copy_sql_names_role_region_and_null_marker() -> None:
-    loader = RedshiftS3CopyLoader("postgresql://u@h:5439/dev", "arn:aws:iam::1:role/r", "eu-west-1")
-    sql = loader.copy_sql("stage", SCHEMA, S3Uri("b", "freddie/performance"))
-    assert sql.startswith("COPY stage (id, n, d, amt) FROM 's3://b/freddie/performance/'")
-    assert "IAM_ROLE 'arn:aws:iam::1:role/r'" in sql and "REGION 'eu-west-1'" in sql
+    role = "arn:aws:iam::123456789012:role/bdml-redshift-copy"
+    loader = RedshiftS3CopyLoader("postgresql://u@h:5439/dev", role, "eu-west-1")
+    sql = loader.copy_sql("stage", SCHEMA, S3Uri("bdml-processed", "freddie/performance"))
+    assert sql.startswith("COPY stage (id, n, d, amt) FROM 's3://bdml-processed/freddie/performance/'")
+    assert f"IAM_ROLE '{role}'" in sql and "REGION 'eu-west-1'" in sql
     assert "NULL AS '\\\\N'" in sql and "DELIMITER '|'" in sql
+
+
+@pytest.mark.unit
+def test_redshift_copy_refuses_what_could_end_a_literal() -> None:
+    role = "arn:aws:iam::123456789012:role/r"
+    with pytest.raises(ValueError, match="IAM role ARN"):
+        RedshiftS3CopyLoader(
+            "postgresql://u@h:5439/dev", "arn:aws:iam::1:role/r' CREDENTIALS 'x", "us-east-1"
+        )
+    with pytest.raises(ValueError, match="region"):
+        RedshiftS3CopyLoader("postgresql://u@h:5439/dev", role, "us-east-1'; DROP TABLE t; --")
+    loader = RedshiftS3CopyLoader("postgresql://u@h:5439/dev", role, "us-east-1")
+    with pytest.raises(LoadError, match="S3 prefix"):
+        loader.copy_sql("stage", SCHEMA, S3Uri("bdml-processed", "freddie/x' IAM_ROLE 'arn:other"))
 
 
 @pytest.mark.integration
