@@ -36,6 +36,9 @@ TRAINING_REQUIREMENTS = (
     "rich",
 )
 INFERENCE_REQUIREMENTS = ("onnxruntime", "pillow", "numpy")
+# What SageMaker's PyTorch container imports (SAGEMAKER_PROGRAM): our handlers, whose signatures are the
+# toolkit's own: model_fn(model_dir), input_fn(body, type), predict_fn(data, model), output_fn(p, accept).
+ENTRY = b"from ml.serving.inference import input_fn, model_fn, output_fn, predict_fn  # noqa: F401\n"
 _FIXED_MTIME = 1577836800  # 2020-01-01: archives do not change with the clock
 
 
@@ -143,7 +146,7 @@ def inference_model(model_tar: bytes) -> tuple[bytes, str]:
                 entries.append((member.name, extracted.read()))
     serving = REPO_ROOT / "ml" / "serving"
     entries += [
-        ("code/inference.py", (serving / "sagemaker_entry.py").read_bytes()),
+        ("code/inference.py", ENTRY),
         ("code/requirements.txt", _pins(INFERENCE_REQUIREMENTS)),
         ("code/ml/__init__.py", b""),
         ("code/ml/serving/__init__.py", b""),

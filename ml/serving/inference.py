@@ -28,6 +28,15 @@ class PayloadTooLarge(ValueError):
 
 
 @dataclass(frozen=True)
+class Prediction:
+    """Class probabilities with the class names they belong to: ``output_fn`` gets only this and the
+    Accept header, as SageMaker's serving toolkit calls it."""
+
+    probabilities: np.ndarray
+    classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Model:
     session: Any  # onnxruntime.InferenceSession
     classes: tuple[str, ...]
@@ -61,20 +70,20 @@ def input_fn(request_body: bytes, content_type: str) -> Image.Image:
     return decode(request_body)  # raises BadImage for empty, non-image, corrupt or truncated bytes
 
 
-def predict_fn(input_data: Image.Image, model: Model) -> np.ndarray:
+def predict_fn(input_data: Image.Image, model: Model) -> Prediction:
     batch = to_array(input_data, model.image_size)[np.newaxis]
     probabilities: np.ndarray = model.session.run(None, {model.input_name: batch})[0][0]
-    return probabilities
+    return Prediction(probabilities, model.classes)
 
 
-def output_fn(prediction: np.ndarray, accept: str, classes: tuple[str, ...]) -> tuple[bytes, str]:
-    """JSON: the winning label and one probability per class. (SageMaker's signature has no model here;
-    the server passes the class names, which the built-in handler would read from the model.)"""
+def output_fn(prediction: Prediction, accept: str) -> tuple[bytes, str]:
+    """JSON: the winning label and one probability per class."""
     if accept and accept not in ("application/json", "*/*"):
         raise UnsupportedContentType(
             f"Accept {accept!r} is not supported; this model answers application/json"
         )
-    probabilities = {name: round(float(p), 6) for name, p in zip(classes, prediction, strict=True)}
+    pairs = zip(prediction.classes, prediction.probabilities, strict=True)
+    probabilities = {name: round(float(p), 6) for name, p in pairs}
     body = {"label": max(probabilities, key=probabilities.__getitem__), "probabilities": probabilities}
     return json.dumps(body).encode(), "application/json"
 
@@ -83,6 +92,7 @@ __all__ = [
     "BadImage",
     "Model",
     "PayloadTooLarge",
+    "Prediction",
     "UnsupportedContentType",
     "input_fn",
     "model_fn",

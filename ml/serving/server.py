@@ -40,7 +40,7 @@ def invoke(model: Model, body: bytes, content_type: str, accept: str) -> tuple[b
     try:
         data = inference.input_fn(body, content_type)
         prediction = inference.predict_fn(data, model)
-        return inference.output_fn(prediction, accept, model.classes)
+        return inference.output_fn(prediction, accept)
     except UnsupportedContentType as exc:
         raise ContainerError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except PayloadTooLarge as exc:
