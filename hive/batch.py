@@ -21,7 +21,7 @@ from producers.freddie.layouts import Kind
 from services.hql.base import HqlEngine
 from services.hql.factory import open_engine
 from services.hql.script import load_script
-from services.objectstore import ObjectStore, S3Uri, transfer_progress
+from services.objectstore import ObjectStore, S3Uri, inside, transfer_progress
 from services.reconcile import ReconciliationError, StepReport, count_lines, timed
 from services.settings import Settings
 from services.warehouse import factory as warehouses
@@ -196,7 +196,7 @@ class BatchJob:
         shutil.rmtree(local, ignore_errors=True)
         paths = []
         for uri in self._processed_objects(Kind.ORIGINATION):
-            path = local / uri.key.rsplit("/", 1)[-1]
+            path = inside(local, uri.key.rsplit("/", 1)[-1])
             self.store.download(uri, path)
             paths.append(path)
         with self._stage("load MySQL"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from services.objectstore import ObjectStore, S3Uri
+from services.objectstore import ObjectStore, S3Uri, inside
 
 WORKERS = 8
 
@@ -41,6 +41,7 @@ def upload_tree(folder: Path, store: ObjectStore, dest: S3Uri, console: Console 
 
 
 def download_tree(src: S3Uri, store: ObjectStore, folder: Path, console: Console | None = None) -> int:
+    """Copy every object under ``src`` into ``folder`` (keys become relative paths, kept inside it)."""
     objects = list(store.list(src))
     if not objects:
         raise FileNotFoundError(f"nothing under {src}: run the step that writes it first")
@@ -49,7 +50,7 @@ def download_tree(src: S3Uri, store: ObjectStore, folder: Path, console: Console
         task = progress.add_task(f"download {src}", total=len(objects))
 
         def one(item: tuple[S3Uri, int]) -> None:
-            target = folder / item[0].key.removeprefix(prefix)
+            target = inside(folder, item[0].key.removeprefix(prefix))
             target.parent.mkdir(parents=True, exist_ok=True)
             store.s3.download_file(item[0].bucket, item[0].key, str(target))
             progress.advance(task)

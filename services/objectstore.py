@@ -106,6 +106,16 @@ class ObjectStore:
         self.s3.put_object(Bucket=dest.bucket, Key=dest.key, Body=text.encode("utf-8"))
 
 
+def inside(folder: Path, relative: str) -> Path:
+    """``folder / relative`` for a name that came from outside (an S3 key, an archive member), refusing
+    one that would land outside ``folder``: ``..`` parts, absolute paths, links out."""
+    root = folder.resolve()
+    target = (root / relative).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise ValueError(f"{relative!r} would be written outside {folder}: refused")
+    return target
+
+
 def transfer_progress() -> Progress:
     return Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn()
