@@ -73,8 +73,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     engine, firehose = _clients(config)
     state = WindowState.from_dict(config, ev.state)
     out = engine.process(ev.records, state)
-    if ev.final_for_window:
+    new_state = state.to_dict()
+    if ev.final_for_window or len(json.dumps(new_state)) > MAX_STATE_BYTES:
+        # The window's last call, or state over AWS's 1 MB limit: emit what is open, with this batch's
+        # outputs, so one send (and one failure path) covers them all.
         out.windows += window_documents(state.fire(final=True))
+        new_state = state.to_dict()
     try:
         problems = _send(firehose, out)
     except Exception as exc:  # the client gave up after its own retries: let Lambda retry the batch
@@ -84,10 +88,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not ev.records:  # a window-end call without records: an error makes Lambda retry the call
             raise RuntimeError(f"aggregates not delivered: {problems[:3]}")
         return window_response(ev.state, [ev.records[0].sequence_number])
-    new_state = state.to_dict()
-    if len(json.dumps(new_state)) > MAX_STATE_BYTES:
-        # Over AWS's 1 MB state limit: emit what is open now rather than fail the shard.
-        _send(firehose, BatchOutput(windows=window_documents(state.fire(final=True))))
-        new_state = state.to_dict()
     _log("batch", shard=ev.shard_id, window=[ev.window_start, ev.window_end], **out.counts())
     return window_response(new_state, [])

@@ -213,3 +213,40 @@ def test_the_lambda_event_contract_is_read_with_window_and_state() -> None:
     parsed = KinesisWindowEvent.from_wire(event)
     assert parsed.shard_id == "shardId-000000000003" and parsed.records[0].arrival_ms == 1_767_268_800_500
     assert json.loads(parsed.records[0].data) == doc and parsed.state["v"] == 1
+
+
+@pytest.mark.integration
+def test_aggregates_flushed_for_the_state_limit_are_never_dropped(
+    engine: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the state limit the open windows are emitted; when that send fails (here: a delivery stream
+    that does not exist on the emulator) Lambda must retry, not carry on without them."""
+    import boto3
+
+    from lambdas.stream_analytics import handler
+
+    state = WindowState(CONFIG)
+    engine.process(records(user(1), user(2, gender="male")), state)
+    assert state.windows, "open windows to lose"
+    for variable in ("DESTINATION_DELIVERY_STREAM", "ERROR_DELIVERY_STREAM", "AGGREGATE_DELIVERY_STREAM"):
+        monkeypatch.setenv(variable, f"bdml-missing-{uuid.uuid4().hex[:8]}")
+    firehose = boto3.client(
+        "firehose",
+        endpoint_url="http://127.0.0.1:4566",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    monkeypatch.setattr(handler, "_firehose", firehose)
+    monkeypatch.setattr(handler, "MAX_STATE_BYTES", 10)
+    event = {
+        "Records": [],
+        "window": {"start": "2026-01-01T12:00:00Z", "end": "2026-01-01T12:01:00Z"},
+        "state": state.to_dict(),
+        "shardId": "shardId-000000000000",
+        "eventSourceARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s",
+        "isFinalInvokeForWindow": False,
+        "isWindowTerminatedEarly": False,
+    }
+    with pytest.raises(RuntimeError, match="aggregates not delivered"):
+        handler.lambda_handler(event, None)
