@@ -322,10 +322,14 @@ class SparkEngine(HqlEngine):
         # The machine's hostname may not resolve; workers must run the interpreter we run in.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Explicit keys travel in the environment: pyspark passes the session's conf to spark-submit as
+        # --conf arguments, and a command line is visible to every user of the machine.
+        os.environ.update(s3a_env(self._settings))
         log.info("spark: starting a local session (metastore and warehouse under %s)", self._home)
         started = time.monotonic()
         builder = SparkSession.builder.master("local[2]").appName("bdml-hql")
-        for key, value in {**spark_conf(self._settings, self._home), **self._extra_conf}.items():
+        conf = spark_conf(self._settings, self._home, keys_in_conf=False)
+        for key, value in {**conf, **self._extra_conf}.items():
             builder = builder.config(key, value)
         spark = builder.enableHiveSupport().getOrCreate()
         spark.sparkContext.setLogLevel("WARN")

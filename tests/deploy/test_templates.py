@@ -103,3 +103,14 @@ def test_analytics_event_source_loses_no_batch() -> None:
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert "TumblingWindowInSeconds" in mapping
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"]
+
+
+def test_service_roles_trust_only_this_account() -> None:
+    """A service principal alone lets that service act for any account (the confused deputy)."""
+    batch = load("batch")["Resources"]
+    trust = batch["RedshiftCopyRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    firehose = load("core")["Resources"]["FirehoseRole"]["Properties"]["AssumeRolePolicyDocument"]
+    assert firehose["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] == {
+        "Ref": "AWS::AccountId"
+    }

@@ -170,6 +170,24 @@ def spark(data: Fixture) -> Iterator[SparkEngine]:
         engine.close()
 
 
+def test_spark_keeps_s3_keys_off_the_jvm_command_line(spark: SparkEngine, data: Fixture) -> None:
+    spark.query("SELECT 1")  # the session (and its JVM) starts on first use
+    secret = data.settings.aws.secret_access_key
+    assert secret
+    lines = [p.read_bytes() for p in Path("/proc").glob("[0-9]*/cmdline") if _readable(p)]
+    jvms = [line for line in lines if b"org.apache.spark.deploy.SparkSubmit" in line]
+    assert jvms, "the Spark JVM should be running"
+    assert not any(b"secret.key" in line or b"access.key" in line for line in jvms)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        path.read_bytes()
+    except OSError:
+        return False
+    return True
+
+
 def test_spark_runs_the_script_and_writes_partitions(spark: SparkEngine, data: Fixture) -> None:
     _assert_loaded(spark, data, "spark")
     assert sorted(spark.query("SHOW PARTITIONS raw_loans")) == [("layout=article",), ("layout=standard",)]
