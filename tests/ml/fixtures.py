@@ -5,8 +5,14 @@ the Lambda behind a MiniStack REST API. Import the fixtures you need into a test
 from __future__ import annotations
 
 import io
+import os
 import random
-import threading
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,16 +104,29 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 
 
 @pytest.fixture(scope="session")
-def model_server(tiny_model: TinyModel) -> Iterator[str]:
-    """The real model server (ONNX Runtime) on an ephemeral port, in a background thread."""
-    from ml.serving.server import make_server
-
-    server = make_server(tiny_model.model_dir, "127.0.0.1", 0, ENDPOINT)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def model_server(tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real model server (ONNX Runtime under gunicorn, as deployed) on a free port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    log = tmp_path_factory.mktemp("model-server") / "server.log"
+    argv = [sys.executable, "-m", "ml.serving.server", "--model-dir", str(tiny_model.model_dir),
+            "--port", str(port), "--endpoint-name", ENDPOINT]  # fmt: skip
+    with log.open("wb") as out:
+        server = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ping", timeout=2):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the model server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+    yield url
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(30)
 
 
 @pytest.fixture(scope="session")
