@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(RuntimeError):
@@ -39,7 +42,8 @@ def classify(
             exc.code if 400 <= exc.code < 500 else 502, f"The classifier said: {message}"
         ) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise ApiError(502, f"The classifier API at {api_url} is unreachable ({exc}).") from None
+        log.warning("classifier API unreachable: %s (%s)", api_url, exc)  # the operator's log, not the user
+        raise ApiError(502, "The classifier API is unreachable; try again later.") from None
     try:
         return Classification(str(body["label"]), {k: float(v) for k, v in body["probabilities"].items()})
     except (KeyError, TypeError, ValueError, AttributeError):

@@ -97,7 +97,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        return jsonify(ok=True, api_url=_api_url(app)), 200
+        # Whether a classifier is configured, never where: internal URLs (and any key in them) stay here.
+        return jsonify(ok=True, classifier_configured=_api_url(app) is not None), 200
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exc: RequestEntityTooLarge) -> tuple[Response | str, int]:

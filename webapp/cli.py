@@ -1,4 +1,5 @@
-"""`bdml web`: start the Flask app (threaded development server; it is a local demo front end)."""
+"""`bdml web`: the upload page and JSON API under gunicorn (bounded threads, timeouts), not Flask's
+development server."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from webapp.app import create_app
+from services.wsgi import LOOPBACK, serve
+from webapp.app import _api_url, create_app
 
 app = typer.Typer(help="The penguin web app.")
 
@@ -20,14 +22,18 @@ def web(
 ) -> None:
     """Serve the upload page and JSON API (needs `bdml ml deploy-local` first, or --api-url)."""
     flask_app = create_app({"API_URL": api_url} if api_url else None)
-    with flask_app.app_context():
-        from webapp.app import _api_url
-
-        url = _api_url(flask_app)
+    configured = _api_url(flask_app) is not None
+    if host not in LOOPBACK:
+        typer.echo(
+            f"warning: listening on {host}: anyone who can reach this machine can upload images and spend "
+            "the classifier's quota; put it behind TLS and authentication before exposing it",
+            err=True,
+        )
     typer.echo(
-        f"web app on http://{host}:{port}/ → classify API {url or '(none yet: run bdml ml deploy-local)'}"
+        f"web app on http://{host}:{port}/ → classify API "
+        f"{'configured' if configured else '(none yet: run bdml ml deploy-local)'}"
     )
-    flask_app.run(host=host, port=port, threaded=True)
+    serve(flask_app, host, port, name="bdml-web")
 
 
 app.command()(web)

@@ -79,6 +79,13 @@ def test_unreachable_api_is_a_502(tmp_path: Path) -> None:
         "/api/classify", data=PNG, content_type="image/png"
     )
     assert response.status_code == 502 and "unreachable" in response.get_json()["error"]
+    assert "127.0.0.1" not in response.get_json()["error"], "internal addresses stay in the server's log"
+
+
+@pytest.mark.unit
+def test_healthz_says_whether_a_classifier_is_configured_not_where(tmp_path: Path) -> None:
+    body = _client("http://10.1.2.3/classify?key=secret", tmp_path).get("/healthz").get_json()
+    assert body == {"ok": True, "classifier_configured": True}
 
 
 @pytest.mark.integration
