@@ -1,5 +1,6 @@
 """ML benchmark: training wall time, held-out accuracy (balanced, per source and kind), artifact size, and
-p50/p95 latency at the model server (boto3 sagemaker-runtime) and through API Gateway → Lambda.
+p50/p95 latency at the model server (boto3 sagemaker-runtime) and through API Gateway → Lambda, and what
+hostile inputs cost the server (huge thin images, broken Content-Length): status and peak memory.
 
     python benchmarks/ml.py                  # full: dataset → prepare → training job → latency
     python benchmarks/ml.py --skip-training  # latency and figures of the last training job only
@@ -11,12 +12,15 @@ reports/bench-ml.png (latency histograms) next to the confusion matrix of the he
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
+import socket
 import statistics
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,7 @@ from ml.pipeline import MlPipeline  # noqa: E402
 from ml.training_job import latest_artifact  # noqa: E402
 from services import aws  # noqa: E402
 from services.settings import get_settings  # noqa: E402
+from services.stack.process import live_pid_from  # noqa: E402
 
 TARGETS = {
     "training_seconds": 300,
@@ -80,6 +85,52 @@ def server_latency(url: str, payloads: list[tuple[bytes, str]]) -> tuple[list[fl
         client_ms.append((time.perf_counter() - started) * 1000)
         server_ms.append(float(reply["ResponseMetadata"]["HTTPHeaders"]["x-inference-ms"]))
     return client_ms, server_ms
+
+
+def _peak_rss_mib(pid: int) -> int:
+    """The highest peak (VmHWM) among the server's processes (gunicorn's arbiter and its worker)."""
+    pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    peaks = [
+        int(line.split()[1]) // 1024
+        for p in pids
+        for line in Path(f"/proc/{p}/status").read_text().splitlines()
+        if line.startswith("VmHWM")
+    ]
+    return max(peaks)
+
+
+def _raw(url: str, request: bytes) -> str:
+    """The status line the server answers a raw request with (or how the connection ended)."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(request)
+        try:
+            return sock.recv(4096).split(b"\r\n", 1)[0].decode() or "closed"
+        except OSError as exc:
+            return f"{type(exc).__name__}"
+
+
+def hostile_inputs(url: str, pid: int) -> dict[str, Any]:
+    """What a hostile client costs the server: very long thin images (tiny files, 40 MP decoded) and
+    broken request framing. Peak memory of the server before and after; the status it answered."""
+    from PIL import Image
+
+    before = _peak_rss_mib(pid)
+    answers: dict[str, str] = {}
+    for width, height in ((20_000, 2_000), (40_000, 1_000)):
+        buffer = io.BytesIO()
+        Image.new("L", (width, height), 255).save(buffer, "PNG")
+        body = buffer.getvalue()
+        head = (
+            f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: {len(body)}"
+        )
+        answers[f"png {width}x{height} ({len(body) // 1024} KB)"] = _raw(
+            url, head.encode() + b"\r\n\r\n" + body
+        )
+    for length in ("-1", "abc"):
+        request = f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+        answers[f"Content-Length: {length}"] = _raw(url, request.encode())
+    return {"answers": answers, "peak_rss_mib_before": before, "peak_rss_mib_after": _peak_rss_mib(pid)}
 
 
 def api_latency(url: str, payloads: list[tuple[bytes, str]]) -> list[float]:
@@ -154,6 +205,9 @@ def main() -> None:
     try:
         client_samples, inside_samples = server_latency(deployment.runtime_url, payloads)
         api_samples = api_latency(deployment.api_url, payloads[: args.api_requests])
+        pid = live_pid_from(model_server._pidfile(settings, server_port()), model_server.NEEDLE)
+        hostile = hostile_inputs(deployment.runtime_url, pid) if pid else {"error": "server pid not found"}
+        after_samples, _ = server_latency(deployment.runtime_url, payloads)
     finally:  # the bench endpoint is not a deployment to keep: leave no server behind
         model_server.stop(settings, server_port())
     server_client, server_inside, api = (
@@ -182,6 +236,8 @@ def main() -> None:
         "server_client_ms": server_client,
         "server_inside_ms": server_inside,
         "api_ms": api,
+        "hostile_inputs": hostile,
+        "server_client_ms_after_hostile_inputs": percentiles(after_samples),
         "server_port": server_port(),
     }
     checks = {
