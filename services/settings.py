@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from services.dsn import with_credentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +64,8 @@ class MySQLSettings(BaseModel):
     # A DSN without a password takes it from this file (relative: under stack.home), made on first use
     # with a random password, readable by its owner only; `bdml up` creates the user with it.
     password_file: Path | None = None
+    # Or from this Secrets Manager secret ({"username", "password"}), read when connecting (RDS).
+    password_secret: str | None = None
 
 
 class RedshiftSettings(BaseModel):
@@ -71,6 +75,7 @@ class RedshiftSettings(BaseModel):
     dsn: str = "postgresql://postgres@127.0.0.1:5432/bdml"
     loader: Literal["copy_stdin", "copy_s3"] = "copy_stdin"
     iam_role: str | None = None
+    password_secret: str | None = None  # a Secrets Manager secret ({"username", "password"}), read on use
 
 
 class HqlSettings(BaseModel):
@@ -126,6 +131,9 @@ class DeploySettings(BaseModel):
     emr_instance_type: str = "m5.xlarge"
     emr_core_instances: int = Field(default=2, ge=1)
     mysql_instance_class: str = "db.t3.micro"
+    # RDS's CA bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, downloaded once):
+    # the MySQL loader verifies the RDS certificate against it.
+    rds_ca_bundle: Path | None = None
     redshift_node_type: str = "ra3.large"
     # monitoring
     alarm_email: str = ""
@@ -151,12 +159,11 @@ class Settings(BaseSettings):
     def _mysql_password(self) -> Settings:
         file = self.mysql.password_file
         parts = urlsplit(self.mysql.dsn)
-        if file is None or parts.password is not None or not parts.username:
+        if file is None or self.mysql.password_secret or parts.password is not None or not parts.username:
             return self
         path = file if file.is_absolute() else self.stack.home / file
-        password = local_password(path)
-        netloc = f"{parts.username}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
-        self.mysql = self.mysql.model_copy(update={"dsn": urlunsplit(parts._replace(netloc=netloc))})
+        dsn = with_credentials(self.mysql.dsn, local_password(path))
+        self.mysql = self.mysql.model_copy(update={"dsn": dsn})
         return self
 
     @classmethod

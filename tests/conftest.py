@@ -12,6 +12,7 @@ import psycopg
 import pymysql
 import pytest
 
+from services.dsn import parse_dsn
 from services.objectstore import ObjectStore
 from services.settings import (
     MySQLSettings,
@@ -21,7 +22,6 @@ from services.settings import (
     StackSettings,
     get_settings,
 )
-from services.stack.dsn import parse_dsn
 
 TEST_DB = "bdml_test"
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from services.aws import client
 from services.objectstore import S3Uri
@@ -194,8 +195,21 @@ def record(settings: Settings, outputs: dict[str, dict[str, str]]) -> Path:
             "api_url": api_url(settings, core["ApiId"], core["ApiStage"]),
             "api_key": key["value"],
         }
+    if batch.get("MySqlEndpoint"):  # the databases: addresses here, passwords stay in Secrets Manager
+        ca = settings.deploy.rds_ca_bundle
+        query = f"?ssl_ca={quote(str(ca), safe='/')}" if ca else ""
+        overlay["mysql"] = {
+            "dsn": f"mysql://bdml_admin@{batch['MySqlEndpoint']}:{batch['MySqlPort']}/bdml{query}",
+            "password_secret": batch.get("MySqlSecretArn"),
+        }
     if batch.get("RedshiftCopyRoleArn"):
-        overlay["redshift"] = {"iam_role": batch["RedshiftCopyRoleArn"]}
+        overlay["redshift"] = {"iam_role": batch["RedshiftCopyRoleArn"], "loader": "copy_s3"}
+        if batch.get("RedshiftEndpoint"):
+            port = batch.get("RedshiftPort", "5439")
+            overlay["redshift"] |= {
+                "dsn": f"postgresql://bdml_admin@{batch['RedshiftEndpoint']}:{port}/dev",
+                "password_secret": batch.get("RedshiftSecretArn"),
+            }
     path = deployed_overlay_file(settings.profile.value)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(overlay, indent=2) + "\n")

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from services.dsn import Dsn, parse_dsn
 from services.settings import Settings
-from services.stack.dsn import Dsn, parse_dsn
 
 ComponentState = Literal["up", "down", "missing", "error", "external"]
 # 'external': not ours to run (real AWS, or an endpoint elsewhere); counts as healthy for the stack.

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pymysql
 
+from services.dsn import Dsn
 from services.settings import Settings
 from services.stack.common import (
     ComponentState,
@@ -29,7 +30,6 @@ from services.stack.common import (
     run_dir,
     wait_for,
 )
-from services.stack.dsn import Dsn
 from services.stack.process import as_root, listener_pid, live_pid_from, pids_named, run_as_root
 
 NAME = "mariadb"

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from services.dsn import Dsn
 from services.settings import Settings
 from services.stack.common import (
     ComponentState,
@@ -29,7 +30,6 @@ from services.stack.common import (
     run_dir,
     wait_for,
 )
-from services.stack.dsn import Dsn
 from services.stack.process import listener_pid, run_as_root
 
 NAME = "postgresql"

@@ -19,8 +19,8 @@ import pymysql
 from pymysql.connections import MySQLResult
 from pymysql.protocol import LoadLocalPacketWrapper
 
+from services.dsn import parse_dsn
 from services.reconcile import StepReport, count_lines, timed
-from services.stack.dsn import parse_dsn
 from services.warehouse.schema import LoadError, TableSchema, checked_identifier
 
 log = logging.getLogger(__name__)

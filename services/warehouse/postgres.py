@@ -17,9 +17,9 @@ from typing import Any
 
 import psycopg
 
+from services.dsn import parse_dsn
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import StepReport, timed
-from services.stack.dsn import parse_dsn
 from services.warehouse.schema import LoadError, TableSchema, checked_identifier
 
 log = logging.getLogger(__name__)

@@ -20,11 +20,11 @@ import typer
 from typer.testing import CliRunner
 
 from services import stack
+from services.dsn import parse_dsn
 from services.settings import MySQLSettings, Settings, StackSettings
 from services.stack import mariadb, ministack, postgres
 from services.stack.cli import register
 from services.stack.common import ComponentStatus, StackStatus, port_open
-from services.stack.dsn import parse_dsn
 from services.warehouse.mysql import connect as mysql_connect
 
 

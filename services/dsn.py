@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432}
 _ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
@@ -67,3 +67,11 @@ def parse_dsn(url: str, expect: str) -> Dsn:
         database=database,
         options=dict(parse_qsl(parts.query, strict_parsing=False)),
     )
+
+
+def with_credentials(url: str, password: str, user: str | None = None) -> str:
+    """``url`` with its password (and optionally its user) set, both URL-quoted."""
+    parts = urlsplit(url)
+    name = quote(user if user is not None else unquote(parts.username or ""), safe="")
+    netloc = f"{name}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
+    return urlunsplit(parts._replace(netloc=netloc))
