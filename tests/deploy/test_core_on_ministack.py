@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from deploy.aws.promote import apply, destroy
+from deploy.aws.artifacts import lambda_keys
+from deploy.aws.promote import apply, destroy, plan
 from producers.stream.records import RecordKind, UserGenerator
 from services.aws import client
 from services.objectstore import ObjectStore
@@ -99,6 +100,13 @@ def _alive(settings: Settings, prefix: str) -> dict[str, list[str]]:
 
 def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     settings, prefix = deployed, deployed.deploy.prefix
+    # With credentials, plan asks CloudFormation for change sets (and leaves nothing behind).
+    keys = lambda_keys(settings)
+    planned = {p.key: p.changes for p in plan(settings, ("artifacts", "core"), keys, changes=True)}
+    assert planned["artifacts"] and {c.verb for c in planned["artifacts"]} == {"add"}
+    buckets = client("s3", settings).list_buckets()["Buckets"]
+    assert not any(b["Name"].startswith(prefix) for b in buckets), "a plan creates nothing"
+
     lines: list[str] = []
     started = time.monotonic()
     outputs = apply(settings, ("artifacts", "core"), lines.append)
@@ -121,6 +129,8 @@ def test_core_stack_apply_use_destroy(deployed: Settings) -> None:
     again: list[str] = []
     apply(settings, ("artifacts", "core"), again.append)
     assert f"{prefix}-core: no changes" in again
+    replanned = plan(settings, ("artifacts", "core"), keys, changes=True)
+    assert all(p.changes == [] for p in replanned), "an applied stack plans no changes"
 
     # The streaming pipeline, told its resources are provisioned, finds them and changes nothing.
     lam = client("lambda", settings)
