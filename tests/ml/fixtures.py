@@ -5,14 +5,8 @@ the Lambda behind a MiniStack REST API. Import the fixtures you need into a test
 from __future__ import annotations
 
 import io
-import os
 import random
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +19,7 @@ from ml.dataset.assemble import assemble, user_folder
 from ml.prepare.pipeline import PrepareOptions, prepare
 from services import aws
 from services.settings import Settings
+from tests.servers import free_port, running
 
 TINY_SIZE = 64
 ENDPOINT = "penguin-test"
@@ -106,27 +101,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 @pytest.fixture(scope="session")
 def model_server(tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real model server (ONNX Runtime under gunicorn, as deployed) on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    log = tmp_path_factory.mktemp("model-server") / "server.log"
+    port = free_port()
     argv = [sys.executable, "-m", "ml.serving.server", "--model-dir", str(tiny_model.model_dir),
             "--port", str(port), "--endpoint-name", ENDPOINT]  # fmt: skip
-    with log.open("wb") as out:
-        server = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the model server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(30)
+    with running(argv, port, tmp_path_factory.mktemp("model-server") / "server.log", "/ping") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
