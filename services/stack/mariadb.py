@@ -80,14 +80,19 @@ def _denied(dsn: Dsn, message: str) -> str:
     )
 
 
-def _provision_user(dsn: Dsn) -> None:
+def _provision_user(dsn: Dsn, owned: bool) -> None:
     """Create the DSN's user on a local server we manage, as the server's admin over its unix socket.
 
     A fresh Debian MariaDB lets root in only through the socket (unix_socket auth), so a TCP DSN needs a
     user of its own. It gets a password (never none) and rights on the project's databases only
     (``bdml%`` for a DSN database ``bdml`` or ``bdml_test``), no FILE or SUPER, so it can neither
     read the server's files nor change the server. Both hosts are granted, since a client on 127.0.0.1
-    may be matched as user@'localhost'."""
+    may be matched as user@'localhost'.
+
+    An existing user is reset (password, and rights narrowed to the above) only when ``owned``: its
+    password is the one in bdml's own password file, so the account is bdml's (a fresh checkout makes a
+    new file; an earlier bdml left a user with no password and all privileges). A password the user
+    wrote into the DSN means an account someone else made: that one is left alone."""
     if not dsn.password:
         raise StackError(
             f"refusing to create MySQL user '{dsn.user}' without a password: put one in BDML_MYSQL__DSN "
@@ -98,7 +103,7 @@ def _provision_user(dsn: Dsn) -> None:
         raise StackError("no mariadb/mysql client to create the user with")
     user = dsn.user.replace("'", "''")
     existing = _admin_sql(client, f"SELECT COUNT(*) FROM mysql.user WHERE User = '{user}';").split()
-    if existing != ["0"]:
+    if existing != ["0"] and not owned:
         raise StackError(
             f"user '{dsn.user}' exists, so bdml leaves it alone (is the DSN password right? a user made by "
             "an earlier bdml had none and all privileges: drop it as admin, "
@@ -108,10 +113,21 @@ def _provision_user(dsn: Dsn) -> None:
     # bdml, bdml_test, bdml_bench …: every database named after the project's (the part before any "_").
     databases = dsn.database.split("_", 1)[0].replace("`", "``") + "%"
     _admin_sql(client, "".join(
-        f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'; "
+        f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'; "
+        f"ALTER USER '{user}'@'{host}' IDENTIFIED BY '{password}'; "
+        f"REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{user}'@'{host}'; "
         f"GRANT ALL PRIVILEGES ON `{databases}`.* TO '{user}'@'{host}'; "
         for host in ("localhost", "127.0.0.1")
     ))  # fmt: skip
+
+
+def _owned_password(settings: Settings, dsn: Dsn) -> bool:
+    """Whether the DSN's password is the one bdml keeps in its own password file."""
+    file = settings.mysql.password_file
+    if file is None or not dsn.password:
+        return False
+    path = file if file.is_absolute() else settings.stack.home / file
+    return path.exists() and path.read_text().strip() == dsn.password
 
 
 def _admin_sql(client: str, sql: str) -> str:
@@ -135,7 +151,7 @@ def _inspect(settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
         if not (fix and settings.stack.manage_servers and is_local(dsn.host)):
             return _status(dsn, "error", _denied(dsn, str(message)), settings)
         try:
-            _provision_user(dsn)
+            _provision_user(dsn, owned=_owned_password(settings, dsn))
             conn = _connect(dsn)
         except (StackError, pymysql.err.OperationalError) as again:
             detail = f"{message}; creating the user failed too: {again}"

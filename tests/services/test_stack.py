@@ -365,6 +365,34 @@ def test_missing_mysql_user_is_created_with_a_password_and_project_rights_only(
 
 
 @pytest.mark.integration
+def test_a_user_left_by_an_earlier_bdml_is_reset_to_the_password_file_and_project_rights(
+    base: Settings, tmp_path: Path
+) -> None:
+    # A fresh checkout makes a new password file while the server still holds the user an earlier bdml
+    # made (no password, all privileges): the account is bdml's, so `bdml up` resets it.
+    dsn = parse_dsn(base.mysql.dsn, "mysql")
+    user = f"bdml_probe_{uuid.uuid4().hex[:6]}"
+    admin = shutil.which("mariadb") or shutil.which("mysql")
+    assert admin is not None
+    hosts = f"'{user}'@'localhost', '{user}'@'127.0.0.1'"
+    subprocess.run([admin, "--protocol=socket", "-e", f"CREATE USER {hosts}; "
+                    f"GRANT ALL PRIVILEGES ON *.* TO {hosts};"], check=True)  # fmt: skip
+    settings = with_(base, stack={"home": tmp_path}, mysql={
+        "dsn": f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}", "password_file": "mysql.password"})
+    try:
+        result = mariadb.up(settings)
+        assert result.state == "up", result.detail
+        with mysql_connect(settings.mysql.dsn) as con, con.cursor() as cur:
+            cur.execute("SHOW GRANTS")
+            grants = " ".join(row[0] for row in cur.fetchall())
+        assert "ON *.*" in grants and "ALL PRIVILEGES ON *.*" not in grants  # USAGE only, server-wide
+        with pytest.raises(pymysql.err.OperationalError):  # the empty password no longer works
+            pymysql.connect(host=dsn.host, port=dsn.port, user=user, password="").close()
+    finally:
+        subprocess.run([admin, "--protocol=socket", "-e", f"DROP USER IF EXISTS {hosts}"], check=True)
+
+
+@pytest.mark.integration
 def test_no_passwordless_mysql_user_is_created(base: Settings, tmp_path: Path) -> None:
     dsn = parse_dsn(base.mysql.dsn, "mysql")
     user = f"bdml_probe_{uuid.uuid4().hex[:6]}"
