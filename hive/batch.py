@@ -22,7 +22,7 @@ from services.hql.base import HqlEngine
 from services.hql.factory import open_engine
 from services.hql.script import load_script
 from services.objectstore import ObjectStore, S3Uri, inside, transfer_progress
-from services.reconcile import ReconciliationError, StepReport, count_lines, timed
+from services.reconcile import LineCounter, ReconciliationError, StepReport, timed
 from services.settings import Settings
 from services.warehouse import factory as warehouses
 
@@ -45,6 +45,8 @@ class BatchReport:
     profile: str
     steps: list[StepReport] = field(default_factory=list)
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)  # per raw file: lines in, read, rejected
     checks: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -57,6 +59,8 @@ class BatchReport:
             "profile": self.profile,
             "seconds": round(self.seconds, 3),
             "inputs": self.inputs,
+            "skipped": self.skipped,
+            "files": self.files,
             "steps": [s.as_dict() for s in self.steps],
             "checks": self.checks,
             "reconciled": all(s.balanced for s in self.steps),
@@ -98,13 +102,15 @@ class BatchJob:
     def sources(
         self, request: BatchRequest, report: BatchReport
     ) -> tuple[list[source.SourceFile], dict[Kind, int]]:
+        """The files to load (generated, or found under ``request.source_dir``) and, for generated
+        files, how many dirty lines each kind holds."""
         expected: dict[Kind, int] = {}
-        directory = request.source_dir
-        if directory is None:
-            directory = self.work / "generated" / request.layout
-            shutil.rmtree(directory, ignore_errors=True)
+        root = request.source_dir
+        if root is None:
+            root = self.work / "generated" / request.layout
+            shutil.rmtree(root, ignore_errors=True)
             generated = generator.generate(
-                directory,
+                root,
                 request.layout,
                 request.origination_rows,
                 request.performance_rows,
@@ -114,41 +120,48 @@ class BatchJob:
             )
             for item in generated.files:
                 expected[item.kind] = expected.get(item.kind, 0) + item.expected_rejects
-                report.inputs.append(item.as_dict())
-        files = source.discover(directory)
-        if request.source_dir is not None:
-            report.inputs += [
-                {"path": str(f.path), "kind": f.kind.value, "layout": f.layout.name, "bytes": f.size_bytes}
-                for f in files
-            ]
-        return files, expected
+        found = source.discover(root)
+        report.inputs += [
+            {"file": f.origin, "kind": f.kind.value, "layout": f.layout.name, "period": f.period,
+             "bytes": f.size_bytes}
+            for f in found.files
+        ]  # fmt: skip
+        report.inputs += [{"file": e.origin, "note": e.reason, "rows": 0} for e in found.empty]
+        report.skipped += [{"file": s.origin, "reason": s.reason} for s in found.skipped]
+        return found.files, expected
 
     def upload(self, files: list[source.SourceFile]) -> StepReport:
-        """Replace the raw landing zone with exactly these files (a rerun sees the same input)."""
+        """Replace the raw landing zone with exactly these files (a rerun sees the same input). Zip
+        members stream straight to S3; lines are counted in the same pass, per file."""
         report = StepReport("upload raw")
         raw = tables.raw_root(self.settings)
+        objects: dict[str, dict[str, Any]] = {}  # object → the file it came from and its lines
         with timed(report):
             self.store.ensure_bucket(self.settings.s3.raw_bucket)
             self.store.ensure_bucket(self.settings.s3.processed_bucket)
             self.store.delete_prefix(raw)
             destinations = {
-                f.path: S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.path.name)) for f in files
+                f: S3Uri(raw.bucket, tables.raw_key(f.kind, f.layout.name, f.name)) for f in files
             }
             with transfer_progress() as progress:
                 for f in files:
-                    self.store.upload(f.path, destinations[f.path], progress)
+                    with f.open() as handle:
+                        counter = LineCounter(handle)
+                        self.store.upload_stream(counter, destinations[f], f.name, f.size_bytes, progress)
+                    objects[str(destinations[f])] = {"file": f.origin, "lines": counter.lines}
             landed = dict(self.store.list(raw))
             sent = 0
             for f in files:
-                lines = count_lines(f.path)
-                report.rows_in += lines
-                if landed.get(destinations[f.path]) == f.size_bytes:
-                    report.rows_out += lines
+                count = objects[str(destinations[f])]["lines"]
+                report.rows_in += count
+                if landed.get(destinations[f]) == f.size_bytes:
+                    report.rows_out += count
                     sent += f.size_bytes
                 else:
-                    report.rows_rejected += lines
-                    report.detail.setdefault("failed", []).append(str(destinations[f.path]))
+                    report.rows_rejected += count
+                    report.detail.setdefault("failed", []).append(str(destinations[f]))
         report.detail.update(bytes=sent, mb_per_second=round(sent / 1e6 / max(report.seconds, 1e-9), 1))
+        report.detail["objects"] = objects
         if report.rows_rejected:
             raise ReconciliationError(f"upload: objects missing or truncated: {report.detail['failed']}")
         return report.check()
@@ -167,15 +180,24 @@ class BatchJob:
         for kind, stem in ((Kind.ORIGINATION, "10_origination"), (Kind.PERFORMANCE, "20_performance")):
             table = kind.value
             main = StepReport(f"hql {table}", seconds=seconds[stem] + raw_seconds)
-            main.rows_in = engine.count(f"raw_{table}")
+            read = self._lines_per_file(engine, f"raw_{table}", "INPUT__FILE__NAME")
+            rejected = self._lines_per_file(engine, f"{table}_rejects", "src_file")
+            main.rows_in = sum(read.values())
             main.rows_out = engine.count(table)
-            main.rows_rejected = engine.count(f"{table}_rejects")
+            main.rows_rejected = sum(rejected.values())
+            main.detail.update(read_per_file=read, rejected_per_file=rejected)
             main.detail["reject_reasons"] = self._reject_reasons(engine, table)
             by_year = StepReport(f"hql {table}_by_year", rows_in=main.rows_out)
             by_year.rows_out = engine.count(f"{table}_by_year")
             by_year.detail["note"] = "timed within the HQL step above"
             reports += [main.check(), by_year.check()]
         return reports
+
+    @staticmethod
+    def _lines_per_file(engine: HqlEngine, table: str, column: str) -> dict[str, int]:
+        """Rows per source object, keyed ``s3://bucket/key`` whatever scheme the engine reports."""
+        rows = engine.query(f"SELECT {column}, COUNT(*) FROM {table} GROUP BY {column}")
+        return {str(S3Uri.parse(str(name))): int(n) for name, n in rows}
 
     @staticmethod
     def _reject_reasons(engine: HqlEngine, table: str) -> dict[str, int]:
@@ -213,12 +235,7 @@ class BatchJob:
     # --- 4. the steps agree with each other ------------------------------------------------------
     @staticmethod
     def cross_check(report: BatchReport, expected_rejects: dict[Kind, int]) -> list[str]:
-        checks = []
-        raw_total = report.step("hql origination").rows_in + report.step("hql performance").rows_in
-        uploaded = report.step("upload raw").rows_out
-        if raw_total != uploaded:
-            raise ReconciliationError(f"uploaded {uploaded:,} lines but the HQL engine read {raw_total:,}")
-        checks.append(f"raw lines uploaded = read by HQL = {uploaded:,}")
+        checks = [BatchJob._per_file(report)]
         for hql, load, label in (
             ("hql origination", "load mysql origination", "origination rows → MySQL"),
             ("hql performance", "load redshift performance", "performance rows → Redshift"),
@@ -235,3 +252,30 @@ class BatchJob:
                 )
             checks.append(f"{kind.value}: dirty lines written = rejected = {got:,}")
         return checks
+
+    @staticmethod
+    def _per_file(report: BatchReport) -> str:
+        """Every file: lines uploaded = lines the HQL read = loaded + rejected."""
+        read: dict[str, int] = {}
+        rejected: dict[str, int] = {}
+        for step in ("hql origination", "hql performance"):
+            read |= report.step(step).detail["read_per_file"]
+            rejected |= report.step(step).detail["rejected_per_file"]
+        objects = report.step("upload raw").detail["objects"]
+        unknown = sorted(set(read) - set(objects))
+        if unknown:
+            raise ReconciliationError(f"the HQL engine read objects that were not uploaded: {unknown[:3]}")
+        report.files = []
+        for name, sent in objects.items():
+            got, bad = read.get(name, 0), rejected.get(name, 0)
+            report.files.append(
+                {"file": sent["file"], "lines": sent["lines"], "loaded": got - bad, "rejected": bad}
+            )
+            if got != sent["lines"]:
+                raise ReconciliationError(
+                    f"{sent['file']}: uploaded {sent['lines']:,} lines but the HQL engine read {got:,}"
+                )
+        total = sum(o["lines"] for o in objects.values())
+        return (
+            f"per file ({len(objects)}): lines uploaded = read by HQL = loaded + rejected ({total:,} lines)"
+        )

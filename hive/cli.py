@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from hive.batch import BatchJob, BatchReport, BatchRequest
 from hive.chart import write_chart
@@ -19,9 +20,19 @@ from services.settings import HqlSettings, get_settings, settings_with
 app = typer.Typer(
     help="Batch pipeline: Freddie Mac files → S3 → HQL → MySQL and Redshift.", no_args_is_help=True
 )
+MAX_FILES_SHOWN = 24  # beyond this the per-file reconciliation stays in the JSON report
 console = Console(stderr=True)
 if not console.is_terminal:  # logs and CI: rich would wrap the report table at 80 columns
     console = Console(stderr=True, width=120)
+
+ENGINES = list(get_args(HqlSettings.model_fields["engine"].annotation))
+
+
+def _engine(value: str | None) -> str | None:
+    if value is not None and value not in ENGINES:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(ENGINES)}")
+    return value
+
 
 Layout = Annotated[str, typer.Option(help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")]
 
@@ -35,9 +46,17 @@ def run(
     seed: Annotated[int, typer.Option(help="Generator seed (same seed, same files).")] = 7,
     from_dir: Annotated[
         Path | None,
-        typer.Option("--from", exists=True, help="Use real Freddie Mac files from this folder instead."),
+        typer.Option(
+            "--from",
+            exists=True,
+            help="Load real Freddie Mac downloads instead: a folder (any depth, zips read in place), "
+            "one .zip or one .txt.",
+        ),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="HQL engine: duckdb, spark or hiveserver2.")] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(callback=_engine, help=f"HQL engine: {', '.join(ENGINES)} (default: the profile's)."),
+    ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
 ) -> None:
     """Run every batch step with progress; print the reconciliation and write a JSON report."""
@@ -76,9 +95,25 @@ def generate(
 def print_report(result: BatchReport) -> None:
     table = steps_table(f"batch run · engine {result.engine} · profile {result.profile}", result.steps)
     console.print(table)
+    for item in result.inputs:
+        if "note" in item:
+            console.print(f"  · {item['file']}: {item['note']}")
+    for item in result.skipped:
+        console.print(f"  · skipped {item['file']}: {item['reason']}")
+    if 1 < len(result.files) <= MAX_FILES_SHOWN:
+        console.print(files_table(result.files))
     for check in result.checks:
         console.print(f"  ✓ {check}")
     for s in result.steps:
         reasons = s.detail.get("reject_reasons")
         if reasons:
             console.print(f"  {s.step} rejects: " + ", ".join(f"{r} ×{n}" for r, n in reasons.items()))
+
+
+def files_table(files: list[dict[str, Any]]) -> Table:
+    table = Table(title="per file")
+    for column in ("file", "lines", "loaded", "rejected"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for f in files:
+        table.add_row(f["file"], *(f"{f[c]:,}" for c in ("lines", "loaded", "rejected")))
+    return table

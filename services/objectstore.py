@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -16,6 +16,10 @@ from services import aws
 from services.settings import Settings
 
 MB = 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,18 @@ class ObjectStore:
                 progress.advance(task, n)
 
         self.s3.upload_file(str(path), dest.bucket, dest.key, Config=self.transfer, Callback=advance)
+
+    def upload_stream(
+        self, stream: Readable, dest: S3Uri, name: str, size: int, progress: Progress | None = None
+    ) -> None:
+        """Like :meth:`upload`, from a readable stream (an archive member: nothing lands on disk)."""
+        task = progress.add_task(name, total=size) if progress else None
+
+        def advance(n: int) -> None:
+            if progress is not None and task is not None:
+                progress.advance(task, n)
+
+        self.s3.upload_fileobj(stream, dest.bucket, dest.key, Config=self.transfer, Callback=advance)
 
     def download(self, src: S3Uri, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.table import Table
 
@@ -52,7 +52,31 @@ class StepReport:
 def count_lines(path: Path) -> int:
     """Physical lines of a local file: the "rows in" of every file-based step."""
     with path.open("rb") as fh:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+        counter = LineCounter(fh)
+        while counter.read(1 << 20):
+            pass
+        return counter.lines
+
+
+class LineCounter:
+    """A reader that counts the physical lines passing through it (a last line without a newline
+    counts too), so an upload counts its rows in the same pass that sends them."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.newlines = 0
+        self.last = b"\n"
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self.stream.read(size)
+        if chunk:
+            self.newlines += chunk.count(b"\n")
+            self.last = chunk[-1:]
+        return chunk
+
+    @property
+    def lines(self) -> int:
+        return self.newlines + (self.last != b"\n")
 
 
 @contextmanager
