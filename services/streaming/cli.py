@@ -199,7 +199,17 @@ def analytics(
             idle = time.monotonic() - last_seen
             if until_idle is not None and idle >= until_idle and not consumer.store.undelivered():
                 break
-    console.print(f"stopped after {consumer.stats.records:,} records; outcomes {consumer.stats.outcomes}")
+    # A graceful stop (idle, SIGTERM, Ctrl-C) ends the input: every open window fires and is delivered,
+    # so no window state is left for the next run on this app to pick up and count.
+    with console.status("firing the open windows and delivering (buffering hints honoured)…"):
+        consumer.end_of_input()
+        consumer.drain()
+    console.print(
+        f"stopped after {consumer.stats.records:,} records ("
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(consumer.stats.outcomes.items()))
+        + "); "
+        f"windows emitted {consumer.stats.windows_emitted:,}"
+    )
     consumer.close()
 
 

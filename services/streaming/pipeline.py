@@ -267,6 +267,11 @@ class StreamRun:
         res = prepare(self.settings, self.cfg, request.shards)
         path = self.cfg.state_path(self.settings)
         consumer = open_consumer(res, StateStore(path))
+        # Windows and outputs an earlier session left behind (a consumer killed before it could fire
+        # them) belong to that session: deliver them now, before this run starts counting its own.
+        with self.console.status("delivering what an earlier session left open…"):
+            consumer.end_of_input()
+            consumer.drain()
         targets: dict[str, dict[str, str] | None] = {"value": None}
         stop = threading.Event()
         failure: list[BaseException] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from services.settings import Settings
 from services.streaming.cli import app
 from services.streaming.config import StreamingSettings
 from services.streaming.outputs import read_outputs
+from services.streaming.reconcile import check_windows
 from tests.streaming.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -101,6 +103,37 @@ def test_produce_and_tail_from_the_typer_app(
     assert str(S3Uri(stream_cfg.bucket_name(stack), key).key) in tailed.output
     bad = runner.invoke(app, ["tail", "everything"])
     assert bad.exit_code != 0
+
+
+def test_analytics_stopping_delivers_its_last_windows_and_the_next_run_counts_only_its_own(
+    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, tmp_path: Path
+) -> None:
+    produced = _stream(stack, stream_cfg, "produce", "--records", "200", "--rate", "1000", "--seed", "8")
+    assert produced.returncode == 0, produced.stderr[-3000:]
+    analysed = _stream(stack, stream_cfg, "analytics", "--until-idle", "3")
+    assert analysed.returncode == 0, analysed.stderr[-3000:]
+    outputs = read_outputs(store, stream_cfg, stream_cfg.bucket_name(stack))
+    with sqlite3.connect(stream_cfg.state_path(stack)) as db:
+        (accepted,) = db.execute(
+            "SELECT COUNT(*) FROM ledger WHERE outcome IN ('destination', 'filtered')"
+        ).fetchone()
+    ok, detail = check_windows(outputs, accepted)
+    assert ok and accepted > 150, detail  # every window fired when the consumer stopped, none left open
+
+    # A consumer killed before it could fire its windows leaves them in its state: the next run
+    # delivers them first and counts only the records it produced.
+    from services.streaming.pipeline import open_consumer, prepare
+    from services.streaming.state import StateStore
+
+    again = _stream(stack, stream_cfg, "produce", "--records", "100", "--rate", "1000", "--seed", "9")
+    assert again.returncode == 0, again.stderr[-3000:]
+    killed = open_consumer(prepare(stack, stream_cfg), StateStore(stream_cfg.state_path(stack)))
+    while killed.poll_once():
+        pass
+    killed.close()  # no end_of_input(): what SIGKILL leaves behind
+    run = _stream(stack, stream_cfg, "run", "--records", "300", "--report", str(tmp_path / "r.json"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads((tmp_path / "r.json").read_text())["windows_check"]["ok"]
 
 
 @pytest.mark.unit
