@@ -6,8 +6,8 @@ hostile inputs cost the server (huge thin images, broken Content-Length): status
     python benchmarks/ml.py --skip-training  # latency and figures of the last training job only
 
 Uses the active profile (embedded: `bdml up` first), its own S3 prefix (ml-bench/), server port (8181)
-and AWS resource names, so the demo's deployment is left alone. Writes reports/bench-ml.json and
-reports/bench-ml.png (latency histograms) next to the confusion matrix of the held-out test set."""
+and AWS resource names, so the demo's deployment is left alone. Writes bench-ml.json and bench-ml.png
+(latency histograms) under .bdml/reports/bench/, next to the confusion matrix of the held-out test set."""
 
 from __future__ import annotations
 
@@ -173,9 +173,10 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--api-requests", type=int, default=150)
-    parser.add_argument("--out", type=Path, default=REPO / "reports")
+    parser.add_argument("--out", type=Path, help="Folder for the results (default: .bdml/reports/bench).")
     args = parser.parse_args()
     settings = get_settings()
+    args.out = args.out or settings.stack.home / "reports" / "bench"
     pipeline = MlPipeline(settings)
     paths = pipeline.paths
     if args.skip_training:

@@ -7,7 +7,7 @@ Runs `bdml stream run` in process against the active profile (embedded: MiniStac
 application name and S3 prefix, both cleared first, so runs are comparable. Latency is per record from the
 start of the put_records call that stored it to the end of the S3 PUT of the object holding it; the
 "excluding buffer" figure subtracts the time the record waited in the delivery buffer for the interval
-hint (its batch's start minus its arrival in the buffer). Writes reports/bench-stream.json.
+hint (its batch's start minus its arrival in the buffer). Writes .bdml/reports/bench/bench-stream.json.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ def main() -> None:
     parser.add_argument("--buffer-interval", type=int, default=1)
     parser.add_argument("--buffer-size", type=int, default=5)
     parser.add_argument("--malformed-share", type=float, default=0.01)
-    parser.add_argument("--out", type=Path, default=REPO / "reports")
+    parser.add_argument("--out", type=Path, help="Folder for the results (default: .bdml/reports/bench).")
     args = parser.parse_args()
 
     settings = get_settings()
+    args.out = args.out or settings.stack.home / "reports" / "bench"
     cfg = StreamingSettings(
         app=f"bench{args.shards}",
         root_prefix="bench-stream/",

@@ -14,6 +14,7 @@ from hive.batch import BatchJob, BatchReport, BatchRequest
 from hive.chart import write_chart
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
+from services import runs
 from services.reconcile import steps_table
 from services.settings import HqlSettings, get_settings, settings_with
 
@@ -57,7 +58,10 @@ def run(
         str | None,
         typer.Option(callback=_engine, help=f"HQL engine: {', '.join(ENGINES)} (default: the profile's)."),
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also copy the JSON report here (it is always kept under .bdml/reports)."),
+    ] = None,
 ) -> None:
     """Run every batch step with progress; print the reconciliation and write a JSON report."""
     if layout not in LAYOUT_NAMES:
@@ -68,12 +72,28 @@ def run(
     if engine:
         settings = settings_with(hql=HqlSettings(**{**settings.hql.model_dump(), "engine": engine}))
     request = BatchRequest(layout, acquisitions, performance, dirty_share, seed, from_dir)
-    result = BatchJob(settings, console).run(request)
-    print_report(result)
-    target = report or settings.stack.home / "reports" / "batch.json"
-    result.write(target)
-    chart = write_chart(result, target.with_suffix(".png"))
-    console.print(f"report: {target} (picture: {chart})")
+    options: dict[str, Any] = {"engine": settings.hql.engine, "source": str(from_dir or "generated")}
+    if from_dir is None:
+        options |= {"layout": layout, "acquisitions": acquisitions, "performance": performance,
+                    "dirty_share": dirty_share, "seed": seed}  # fmt: skip
+    with runs.recording(settings, "batch", **options) as record:
+        result = BatchJob(settings, console).run(request)
+        record.title = print_report(result)
+        record.figures = figures(result)
+        chart = write_chart(result, record.picture("steps"))
+        path = record.finish(result.as_dict(), copy_to=report)
+    console.print(f"report: {path} (picture: {chart})" + (f"; copied to {report}" if report else ""))
+
+
+def figures(result: BatchReport) -> dict[str, Any]:
+    """The headline numbers `bdml runs` lists."""
+    hql = [result.step(f"hql {kind}") for kind in ("origination", "performance")]
+    return {
+        "lines": sum(s.rows_in for s in hql),
+        "loaded": sum(s.rows_out for s in hql),
+        "rejected": sum(s.rows_rejected for s in hql),
+        "seconds": round(result.seconds, 1),
+    }
 
 
 @app.command()
@@ -92,9 +112,10 @@ def generate(
     console.print_json(json.dumps(result.as_dict(), default=str))
 
 
-def print_report(result: BatchReport) -> None:
-    table = steps_table(f"batch run · engine {result.engine} · profile {result.profile}", result.steps)
-    console.print(table)
+def print_report(result: BatchReport) -> str:
+    """Print the reconciliation; return its title."""
+    title = f"batch run · engine {result.engine} · profile {result.profile}"
+    console.print(steps_table(title, result.steps))
     for item in result.inputs:
         if "note" in item:
             console.print(f"  · {item['file']}: {item['note']}")
@@ -108,6 +129,7 @@ def print_report(result: BatchReport) -> None:
         reasons = s.detail.get("reject_reasons")
         if reasons:
             console.print(f"  {s.step} rejects: " + ", ".join(f"{r} ×{n}" for r, n in reasons.items()))
+    return title
 
 
 def files_table(files: list[dict[str, Any]]) -> Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,8 @@ from rich.table import Table
 from ml.config import MlPaths, endpoint_name, server_port
 from ml.pipeline import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
+from services import runs
+from services.errors import check_port_free
 from services.reconcile import StepReport, steps_table
 from services.settings import get_settings
 
@@ -112,6 +115,8 @@ def serve(
     folder = model_dir or MlPaths(get_settings()).model
     if not (folder / "model.onnx").exists():
         raise typer.BadParameter(f"no model.onnx in {folder}: run `bdml ml deploy-local` or pass --model-dir")
+    port = port or server_port()
+    check_port_free(host, port)
     serve_main(
         [
             "--model-dir",
@@ -119,7 +124,7 @@ def serve(
             "--host",
             host,
             "--port",
-            str(port or server_port()),
+            str(port),
             "--endpoint-name",
             endpoint_name(),
         ]
@@ -140,20 +145,39 @@ def run(
     arch: Arch = "efficientnet_lite0",
     copies: Copies = 800,
     epochs: int = 8,
-    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also copy the JSON report here (it is always kept under .bdml/reports)."),
+    ] = None,
 ) -> None:
     """The whole chain with progress; prints the figures and writes a JSON report."""
     pipeline = _pipeline()
-    result = pipeline.run(
-        _hyperparameters(arch, None, epochs), from_dir, PrepareOptions(copies_per_class=copies)
-    )
-    _steps(result.steps, f"ml run · profile {result.profile}")
-    _figures(result.training["metrics"])
-    console.print(
-        f"model {result.training['model_artifact']} · {result.training['artifact_bytes'] / 1e6:.1f} MB"
-        f" · trained in {result.training['wall_seconds']} s"
-    )
-    console.print(f"API {result.deployment['api_url']} answered {json.dumps(result.check.get('answer'))}")
-    target = report or pipeline.paths.reports / "ml.json"
-    result.write(target)
-    console.print(f"report: {target}; pictures: {', '.join(result.pictures)}")
+    options = {"arch": arch, "copies": copies, "epochs": epochs, "source": str(from_dir or "packages")}
+    with runs.recording(pipeline.settings, "ml", **options) as record:
+        result = pipeline.run(
+            _hyperparameters(arch, None, epochs), from_dir, PrepareOptions(copies_per_class=copies)
+        )
+        record.title = f"ml run · profile {result.profile}"
+        _steps(result.steps, record.title)
+        _figures(result.training["metrics"])
+        console.print(
+            f"model {result.training['model_artifact']} · {result.training['artifact_bytes'] / 1e6:.1f} MB"
+            f" · trained in {result.training['wall_seconds']} s"
+        )
+        console.print(f"API {result.deployment['api_url']} answered {json.dumps(result.check.get('answer'))}")
+        result.pictures = [
+            str(shutil.copyfile(picture, record.picture(Path(picture).stem))) for picture in result.pictures
+        ]
+        record.figures = run_figures(result.training)
+        path = record.finish(result.as_dict(), copy_to=report)
+    console.print(f"report: {path}; pictures: {', '.join(result.pictures)}")
+
+
+def run_figures(training: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers `bdml runs` lists: held-out test quality, size and training time."""
+    test = training["metrics"].get("test", {})
+    return {
+        "balanced_accuracy": test.get("balanced_accuracy"),
+        "artifact_mb": round(training["artifact_bytes"] / 1e6, 1),
+        "train_seconds": training["wall_seconds"],
+    }

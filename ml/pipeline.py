@@ -6,7 +6,6 @@ them and writes one JSON report with the figures and where everything is."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -36,10 +35,8 @@ class MlReport:
     check: dict[str, Any] = field(default_factory=dict)
     pictures: list[str] = field(default_factory=list)
 
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = {**self.__dict__, "steps": [s.as_dict() for s in self.steps]}
-        path.write_text(json.dumps(body, indent=2, default=str) + "\n")
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "steps": [s.as_dict() for s in self.steps]}
 
 
 class MlPipeline:
@@ -125,11 +122,7 @@ class MlPipeline:
             "wall_seconds": round(result.wall_seconds, 1),
             "metrics": result.metrics,
         }
-        for picture in sorted(result.local_output.glob("confusion-*.png")):
-            target = self.paths.reports / f"ml-{picture.name}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(picture, target)
-            report.pictures.append(str(target))
+        report.pictures = [str(p) for p in sorted(result.local_output.glob("confusion-*.png"))]
         self.console.rule("deploy-local")
         deployment = self.deploy()
         report.deployment = deployment.__dict__

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from producers.stream.kinesis import KinesisProducer
-from services import aws
+from services import aws, runs
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
 from services.settings import get_settings
@@ -92,7 +92,10 @@ def run(
         float | None, typer.Option(help="Target records/s (default: as fast as possible).")
     ] = None,
     shards: Shards = None,
-    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Also copy the JSON report here (it is always kept under .bdml/reports)."),
+    ] = None,
     seed: Seed = None,
     malformed_share: Malformed = 0.02,
     url: Url = None,
@@ -107,11 +110,16 @@ def run(
     settings = get_settings()
     cfg = _cfg(app_name, delivery, buffer_interval, buffer_size)
     request = RunRequest(records, rate, shards, seed, malformed_share, url)
-    result = StreamRun(settings, cfg, console).run(request)
-    print_report(result)
-    target = report or settings.stack.home / "reports" / "stream.json"
-    result.write(target)
-    console.print(f"report: {target}")
+    options = {"app": cfg.app, "delivery": cfg.delivery, "analytics": cfg.analytics, "records": records,
+               "rate": rate, "seed": seed, "malformed_share": malformed_share}  # fmt: skip
+    with runs.recording(settings, "stream", **options) as record:
+        result = StreamRun(settings, cfg, console).run(request)
+        record.title = print_report(result)
+        placement = result.reconciliation.placement
+        record.figures = {k: placement.get(k, 0) for k in ("destination", "filtered", "error")}
+        record.figures |= {"records": records, "records_per_second": round(result.records_per_second)}
+        path = record.finish(result.as_dict(), ok=result.ok, copy_to=report)
+    console.print(f"report: {path}" + (f"; copied to {report}" if report else ""))
     if not result.ok:
         for problem in result.reconciliation.problems[:20]:
             console.print(f"[red]✗ {problem}[/]", soft_wrap=True)
@@ -243,7 +251,8 @@ def tail(
             return
 
 
-def print_report(result: RunReport) -> None:
+def print_report(result: RunReport) -> str:
+    """Print the reconciliation; return its title."""
     rec = result.reconciliation
     title = f"stream run · {result.delivery} delivery · s3://{result.bucket}"
     table = steps_table(title, rec.steps, with_rate=False)
@@ -265,6 +274,8 @@ def print_report(result: RunReport) -> None:
             f"  delivery {name}: {stats['batches']} objects/batches · {stats['ok']:,} ok · "
             f"{stats['dropped']:,} dropped (repeats) · {stats['failed']:,} to the error prefix"
         )
+
+    return title
 
 
 if __name__ == "__main__":
