@@ -69,12 +69,32 @@ class ObjectStore:
     def list(self, prefix: S3Uri, modified_since: float | None = None) -> Iterator[tuple[S3Uri, int]]:
         """Objects under a prefix (treated as a folder), with their sizes, in key order; only those written
         at or after ``modified_since`` (epoch seconds) when given."""
+        for uri, size, _modified in self.entries(prefix, modified_since):
+            yield uri, size
+
+    def entries(
+        self, prefix: S3Uri, modified_since: float | None = None
+    ) -> Iterator[tuple[S3Uri, int, float]]:
+        """Like :meth:`list`, with each object's last-modified time (epoch seconds)."""
         key = prefix.key.rstrip("/") + "/" if prefix.key else ""
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=prefix.bucket, Prefix=key):
             for obj in page.get("Contents", []):
-                if modified_since is None or obj["LastModified"].timestamp() >= modified_since:
-                    yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"])
+                modified = obj["LastModified"].timestamp()
+                if modified_since is None or modified >= modified_since:
+                    yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"]), modified
+
+    def read(self, uri: S3Uri) -> bytes:
+        return bytes(self.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise
+        return True
 
     def data_objects(self, prefix: S3Uri) -> builtins.list[S3Uri]:  # `list` is a method here
         """The data files under a table location: non-empty, and not the markers Hive and Spark leave

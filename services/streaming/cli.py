@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -221,34 +222,77 @@ def analytics(
     consumer.close()
 
 
+WHAT = ("destination", "errors", "aggregates", "all")
+
+
 @app.command()
 def tail(
-    what: Annotated[str, typer.Argument(help="destination, errors, aggregates or all")] = "all",
+    what: Annotated[str, typer.Argument(help=f"Which output: {', '.join(WHAT)}.")] = "all",
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="Print the last N lines.")] = 20,
+    since: Annotated[
+        str | None, typer.Option(help="Only objects written since: 10m, 2h, 1d or an ISO time (UTC).")
+    ] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new objects.")] = False,
     app_name: AppName = None,
 ) -> None:
-    """Print the JSON lines the delivery streams wrote to S3 (newest objects last)."""
-    if what not in ("destination", "errors", "aggregates", "all"):
-        raise typer.BadParameter(f"{what!r}: choose destination, errors, aggregates or all")
+    """Print the last JSON lines the delivery streams wrote to S3, newest last, across all of them."""
+    if what not in WHAT:
+        raise typer.BadParameter(f"{what!r}: choose one of {', '.join(WHAT)}")
+    cutoff = parse_since(since) if since else None
     settings = get_settings()
     cfg = _cfg(app_name, None, None, None)
-    res_bucket = cfg.bucket_name(settings)
     store = ObjectStore(settings)
-    sub = "" if what == "all" else what
-    prefix = S3Uri(res_bucket, cfg.root_prefix + sub)
-    printed: set[str] = set()
+    prefix = S3Uri(cfg.bucket_name(settings), cfg.root_prefix + ("" if what == "all" else what))
+    if not store.bucket_exists(prefix.bucket):
+        console.print(
+            f"bucket {prefix.bucket} does not exist yet: `bdml stream run` (app {cfg.app}) makes it"
+        )
+        raise typer.Exit(1)
+    objects = sorted(store.entries(prefix, cutoff), key=lambda e: (e[2], e[0].key))
+    if not objects:
+        window = f" since {since}" if since else ""
+        console.print(
+            f"nothing delivered under {prefix}{window} (app {cfg.app}): run `bdml stream run` first"
+        )
+    printed = _print_last(store, [uri for uri, _, _ in objects], lines)
     stop = _stop_on_signals()
-    while True:
-        for uri, _size in store.list(prefix):
-            if uri.key in printed:
-                continue
-            printed.add(uri.key)
-            body = store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read().decode(errors="replace")
-            for line in body.splitlines():
-                sys.stdout.write(f"{uri.key}\t{line}\n")
-        sys.stdout.flush()
-        if not follow or stop.wait(1.0):
-            return
+    while follow and not stop.wait(1.0):
+        fresh = sorted(store.entries(prefix, cutoff), key=lambda e: (e[2], e[0].key))
+        printed |= _print_last(store, [uri for uri, _, _ in fresh if uri.key not in printed], None)
+
+
+def _print_last(store: ObjectStore, objects: list[S3Uri], limit: int | None) -> set[str]:
+    """Print the last ``limit`` lines (all when None) of these objects, oldest object first; reads only
+    as many of the newest objects as the lines need."""
+    chosen: list[tuple[S3Uri, list[str]]] = []
+    wanted = limit
+    for uri in reversed(objects):
+        body = [line for line in store.read(uri).decode(errors="replace").splitlines() if line.strip()]
+        if wanted is not None:
+            body = body[-wanted:]
+            wanted -= len(body)
+        chosen.append((uri, body))
+        if wanted is not None and wanted <= 0:
+            break
+    for uri, body in reversed(chosen):
+        for line in body:
+            sys.stdout.write(f"{uri.key}\t{line}\n")
+    sys.stdout.flush()
+    return {uri.key for uri in objects}
+
+
+def parse_since(value: str) -> float:
+    """Epoch seconds from ``10m`` / ``2h`` / ``1d`` / ``30s`` ago, or an ISO time (UTC unless it says)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if value[:-1].isdigit() and value[-1:] in units:
+        return time.time() - int(value[:-1]) * units[value[-1]]
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r}: give 10m, 2h, 1d or an ISO time", param_hint="--since"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def print_report(result: RunReport) -> str:

@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,31 @@ def test_produce_and_tail_from_the_typer_app(
     assert str(S3Uri(stream_cfg.bucket_name(stack), key).key) in tailed.output
     bad = runner.invoke(app, ["tail", "everything"])
     assert bad.exit_code != 0
+
+
+def test_tail_prints_the_last_lines_newest_last_and_says_when_there_is_nothing(
+    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in subprocess_env(stack, stream_cfg).items():
+        if key.startswith("BDML_"):
+            monkeypatch.setenv(key, value)
+    runner, bucket = CliRunner(), stream_cfg.bucket_name(stack)
+    nothing = runner.invoke(app, ["tail"])
+    assert nothing.exit_code == 0 and "nothing delivered under" in nothing.output
+    older = f"{stream_cfg.root_prefix}errors/2026/01/01/00/a"
+    newer = f"{stream_cfg.root_prefix}destination/2026/01/01/00/b"  # sorts first by key, written last
+    store.s3.put_object(Bucket=bucket, Key=older, Body=b'{"n":1}\n{"n":2}\n')
+    time.sleep(1.1)  # S3 times have one-second resolution
+    store.s3.put_object(Bucket=bucket, Key=newer, Body=b'{"n":3}\n{"n":4}\n')
+    last = runner.invoke(app, ["tail", "-n", "3"])
+    assert last.exit_code == 0, last.output
+    assert [line.split("\t")[1] for line in last.output.splitlines()] == ['{"n":2}', '{"n":3}', '{"n":4}']
+    future = runner.invoke(app, ["tail", "--since", "2999-01-01T00:00:00"])
+    assert "nothing delivered under" in future.output and "since 2999" in future.output
+    assert runner.invoke(app, ["tail", "--since", "yesterday"]).exit_code == 2
+    monkeypatch.setenv("BDML_STREAM__BUCKET", "bdml-no-such-bucket-here")
+    missing = runner.invoke(app, ["tail"])
+    assert missing.exit_code == 1 and "bucket bdml-no-such-bucket-here does not exist yet" in missing.output
 
 
 def test_analytics_stopping_delivers_its_last_windows_and_the_next_run_counts_only_its_own(
