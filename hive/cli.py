@@ -12,9 +12,11 @@ from rich.table import Table
 
 from hive.batch import BatchJob, BatchReport, BatchRequest
 from hive.chart import write_chart
+from hive.show import reject_tables, warehouse_tables
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
 from services import runs
+from services.objectstore import ObjectStore
 from services.reconcile import steps_table
 from services.settings import HqlSettings, get_settings, settings_with
 
@@ -83,6 +85,29 @@ def run(
         chart = write_chart(result, record.picture("steps"))
         path = record.finish(result.as_dict(), copy_to=report)
     console.print(f"report: {path} (picture: {chart})" + (f"; copied to {report}" if report else ""))
+
+
+@app.command()
+def show(
+    rows: Annotated[int, typer.Option("--rows", "-n", min=0, max=100, help="Sample rows per table.")] = 3,
+) -> None:
+    """What the warehouses and the rejects hold: counts, rejects per layout, top reasons, a few rows."""
+    settings = get_settings()
+    views = warehouse_tables(settings, rows) + reject_tables(settings, ObjectStore(settings), rows)
+    for view in views:
+        if view.rows is None:
+            console.print(f"{view.where}: no table yet (run `bdml batch run`)")
+            continue
+        console.print(f"{view.where}: {view.rows:,} rows")
+        if view.by_layout:
+            console.print("  by layout: " + ", ".join(f"{k} {v:,}" for k, v in view.by_layout.items()))
+        if view.top_reasons:
+            console.print("  top reasons: " + ", ".join(f"{k} ×{v:,}" for k, v in view.top_reasons.items()))
+        if view.sample:
+            table = Table(*view.columns, box=None, padding=(0, 2, 0, 2))
+            for row in view.sample:
+                table.add_row(*("" if v is None else str(v) for v in row))
+            console.print(table)
 
 
 def figures(result: BatchReport) -> dict[str, Any]:

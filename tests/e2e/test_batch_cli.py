@@ -80,6 +80,12 @@ def test_rerun_is_idempotent_and_unknown_files_are_refused(stack: Settings, tmp_
     assert second.returncode == 0, second.stderr[-2000:]
     steps = {s["step"]: s for s in json.loads((tmp_path / "r.json").read_text())["steps"]}
     assert steps["load mysql origination"]["rows_out"] == steps["hql origination"]["rows_out"]
+    shown = _bdml(stack, "batch", "show", "-n", "2")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert f"MySQL origination: {steps['load mysql origination']['rows_out']:,} rows" in shown.stderr
+    assert f"Redshift performance: {steps['load redshift performance']['rows_out']:,} rows" in shown.stderr
+    assert f"rejects origination (S3): {steps['hql origination']['rows_rejected']:,} rows" in shown.stderr
+    assert "by layout: article" in shown.stderr and "top reasons: " in shown.stderr
 
     odd = tmp_path / "real"
     odd.mkdir()
