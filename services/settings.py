@@ -62,7 +62,8 @@ class S3Settings(BaseModel):
 class MySQLSettings(BaseModel):
     dsn: str = "mysql://bdml@127.0.0.1:3306/bdml"
     # A DSN without a password takes it from this file (relative: under stack.home), made on first use
-    # with a random password, readable by its owner only; `bdml up` creates the user with it.
+    # with a random password, readable by its owner only; `bdml up` creates the user with it. The
+    # embedded profile keeps it per OS user, not per checkout: the server and its user are machine-wide.
     password_file: Path | None = None
     # Or from this Secrets Manager secret ({"username", "password"}), read when connecting (RDS).
     password_secret: str | None = None
@@ -155,13 +156,20 @@ class Settings(BaseSettings):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
+    def mysql_password_path(self) -> Path | None:
+        """Where ``mysql.password_file`` points: ``~`` expanded, a relative path under the stack home."""
+        file = self.mysql.password_file
+        if file is None:
+            return None
+        file = file.expanduser()
+        return file if file.is_absolute() else self.stack.home / file
+
     @model_validator(mode="after")
     def _mysql_password(self) -> Settings:
-        file = self.mysql.password_file
+        path = self.mysql_password_path()
         parts = urlsplit(self.mysql.dsn)
-        if file is None or self.mysql.password_secret or parts.password is not None or not parts.username:
+        if path is None or self.mysql.password_secret or parts.password is not None or not parts.username:
             return self
-        path = file if file.is_absolute() else self.stack.home / file
         dsn = with_credentials(self.mysql.dsn, local_password(path))
         self.mysql = self.mysql.model_copy(update={"dsn": dsn})
         return self

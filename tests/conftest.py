@@ -5,7 +5,7 @@ touches the demo's data."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -91,3 +91,17 @@ def store(stack: Settings) -> Iterator[ObjectStore]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set BDML_* variables for code that calls get_settings(): its cached copy is dropped now and
+    after the test, so neither this test nor the next sees stale settings (or the real stack home)."""
+
+    def set_env(**values: str) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield set_env
+    get_settings.cache_clear()

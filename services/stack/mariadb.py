@@ -123,11 +123,8 @@ def _provision_user(dsn: Dsn, owned: bool) -> None:
 
 def _owned_password(settings: Settings, dsn: Dsn) -> bool:
     """Whether the DSN's password is the one bdml keeps in its own password file."""
-    file = settings.mysql.password_file
-    if file is None or not dsn.password:
-        return False
-    path = file if file.is_absolute() else settings.stack.home / file
-    return path.exists() and path.read_text().strip() == dsn.password
+    path = settings.mysql_password_path()
+    return bool(path and dsn.password and path.exists() and path.read_text().strip() == dsn.password)
 
 
 def _admin_sql(client: str, sql: str) -> str:

@@ -4,6 +4,7 @@ and `bdml runs` listing them newest first."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -60,9 +61,9 @@ def test_runs_are_listed_newest_first_and_copied_where_asked(settings: Settings,
 
 
 def test_bdml_runs_prints_one_line_a_run_when_piped(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, settings_env: Callable[..., None]
 ) -> None:
-    monkeypatch.setenv("BDML_STACK__HOME", str(settings.stack.home))
+    settings_env(BDML_STACK__HOME=str(settings.stack.home))
     app = typer.Typer()
     app.command()(runs_command)
     empty = CliRunner().invoke(app, [])
