@@ -18,6 +18,7 @@ from rich.console import Console
 from hive import tables
 from producers.freddie import generator, source
 from producers.freddie.layouts import Kind
+from services.console import make_console
 from services.hql.base import HqlEngine
 from services.hql.factory import open_engine
 from services.hql.script import load_script
@@ -74,7 +75,7 @@ class BatchReport:
 class BatchJob:
     def __init__(self, settings: Settings, console: Console | None = None) -> None:
         self.settings = settings
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console()
         self.store = ObjectStore(settings)
         self.work = settings.stack.home / "work" / "batch"
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hive.batch import BatchJob, BatchReport, BatchRequest
@@ -16,6 +15,7 @@ from hive.show import reject_tables, warehouse_tables
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
 from services import runs
+from services.console import make_console
 from services.objectstore import ObjectStore
 from services.reconcile import steps_table
 from services.settings import HqlSettings, get_settings, settings_with
@@ -24,9 +24,7 @@ app = typer.Typer(
     help="Batch pipeline: Freddie Mac files → S3 → HQL → MySQL and Redshift.", no_args_is_help=True
 )
 MAX_FILES_SHOWN = 24  # beyond this the per-file reconciliation stays in the JSON report
-console = Console(stderr=True)
-if not console.is_terminal:  # logs and CI: rich would wrap the report table at 80 columns
-    console = Console(stderr=True, width=120)
+console = make_console()
 
 ENGINES = list(get_args(HqlSettings.model_fields["engine"].annotation))
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ml.config import MlPaths, endpoint_name, server_port
 from ml.pipeline import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
 from services import runs
+from services.console import make_console
 from services.errors import check_port_free
 from services.reconcile import StepReport, steps_table
 from services.settings import get_settings
@@ -22,9 +22,7 @@ from services.settings import get_settings
 app = typer.Typer(
     help="ML pipeline: images → training → SageMaker-contract endpoint → Lambda + API.", no_args_is_help=True
 )
-console = Console(stderr=True)
-if not console.is_terminal:
-    console = Console(stderr=True, width=120)
+console = make_console()
 
 FromDir = Annotated[Path | None, typer.Option("--from", help="Your own penguin/ and notpenguin/ folders.")]
 Arch = Annotated[str, typer.Option(help="efficientnet_lite0 (transfer learning) or tiny (tests only).")]

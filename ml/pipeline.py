@@ -21,6 +21,7 @@ from ml.deploy_local import Deployment, Names, deploy
 from ml.prepare.pipeline import Prepared, PrepareOptions, prepare
 from ml.training_job import TrainingResult, run_job
 from ml.transfer import upload_tree
+from services.console import make_console
 from services.objectstore import ObjectStore
 from services.reconcile import StepReport, timed
 from services.settings import Settings
@@ -43,7 +44,7 @@ class MlPipeline:
     def __init__(self, settings: Settings, console: Console | None = None) -> None:
         self.settings = settings
         self.paths = MlPaths(settings)
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console()
         self._store: ObjectStore | None = None
 
     @property

@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ml.config import CLASSES
 from ml.model.networks import BackboneFeatures, PenguinClassifier, load_backbone
 from ml.training import export, fit, metrics
 from ml.training.data import Sample, batches, load_channel
+from services.console import make_console
 
-console = Console(stderr=True)
+console = make_console()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

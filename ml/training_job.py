@@ -22,6 +22,7 @@ from rich.console import Console
 
 from ml.config import MlPaths
 from ml.transfer import download_tree
+from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import REPO_ROOT
 
@@ -55,7 +56,7 @@ def run_job(
     job: str | None = None,
     console: Console | None = None,
 ) -> TrainingResult:
-    console = console or Console(stderr=True)
+    console = console or make_console()
     job = job or time.strftime("penguin-%Y%m%d-%H%M%S")
     root = paths.training / job
     shutil.rmtree(root, ignore_errors=True)

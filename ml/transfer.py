@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri, inside
 
 WORKERS = 8
@@ -19,7 +20,7 @@ def _progress(console: Console | None) -> Progress:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=console or Console(stderr=True),
+        console=console or make_console(),
         transient=True,
     )
 

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings, get_settings
 
@@ -89,7 +89,7 @@ def clean(
 ) -> None:
     """Free disk: work files and old training jobs (options: caches, bucket data, reports)."""
     settings = get_settings()
-    console = Console(stderr=True)
+    console = make_console()
     found = targets(settings, cache=cache, data=data, reports=reports)
     if not found:
         console.print(f"nothing to clean under {settings.stack.home}")

@@ -19,6 +19,7 @@ from ml.dataset import manifest
 from ml.dataset.manifest import Record
 from ml.dataset.normalise import Rejected, dhash, normalise
 from ml.dataset.sources import SOURCES, Candidate, Source
+from services.console import make_console
 from services.reconcile import StepReport, timed
 
 USER_LABELS = ("penguin", "notpenguin")
@@ -82,7 +83,7 @@ def _write(candidate: Candidate, role: str, staging: Path, seen: set[str]) -> Re
 def assemble(
     out: Path, cache: Path, sources: Iterable[Source] = SOURCES, console: Console | None = None
 ) -> tuple[list[Record], StepReport]:
-    console = console or Console(stderr=True)
+    console = console or make_console()
     staging = out.with_name(out.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     for label in USER_LABELS:

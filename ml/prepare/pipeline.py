@@ -23,6 +23,7 @@ from ml.dataset.manifest import Record
 from ml.prepare import lst
 from ml.prepare.augment import apply, plan
 from ml.prepare.split import grouped_split
+from services.console import make_console
 from services.reconcile import StepReport, timed
 
 CHANNELS = ("train", "validation", "test")
@@ -119,7 +120,7 @@ def prepare(
     copies = _copies(splits["train"], options)
     result = Prepared(out)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console or Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console or make_console(), transient=True) as progress:
         for name in CHANNELS:
             result.reports.append(
                 _write_channel(name, splits[name], dataset, staging, copies, options, progress)

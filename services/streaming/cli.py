@@ -14,10 +14,10 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from producers.stream.kinesis import KinesisProducer
 from services import aws, runs
+from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
 from services.settings import get_settings
@@ -37,9 +37,7 @@ from services.streaming.streams import ensure_stream
 app = typer.Typer(
     help="Streaming pipeline: producer → Kinesis → stream SQL → Firehose + Lambda → S3.", no_args_is_help=True
 )
-console = Console(stderr=True)
-if not console.is_terminal:  # logs and CI: rich would wrap the report table at 80 columns
-    console = Console(stderr=True, width=120)
+console = make_console()
 
 AppName = Annotated[str | None, typer.Option("--app", help="Application name (prefix of every resource).")]
 Seed = Annotated[int | None, typer.Option(help="Generator seed: the same seed gives the same record ids.")]

@@ -23,6 +23,7 @@ from producers.stream.kinesis import KinesisProducer, ProduceReport, Rejected
 from producers.stream.records import MALFORMED_KINDS, ProducedRecord, RecordKind, UserGenerator
 from producers.stream.source import from_url
 from services import aws, lambda_package
+from services.console import make_console
 from services.objectstore import ObjectStore
 from services.settings import Settings
 from services.streaming.config import StreamingSettings
@@ -259,7 +260,7 @@ class StreamRun:
     def __init__(self, settings: Settings, cfg: StreamingSettings, console: Console | None = None) -> None:
         self.settings = settings
         self.cfg = cfg
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console()
 
     def run(self, request: RunRequest) -> RunReport:
         if self.cfg.analytics == "lambda":

@@ -78,6 +78,8 @@ def test_rerun_is_idempotent_and_unknown_files_are_refused(stack: Settings, tmp_
     assert _bdml(stack, *args).returncode == 0
     second = _bdml(stack, *args, "--report", str(tmp_path / "r.json"))
     assert second.returncode == 0, second.stderr[-2000:]
+    # Output for a log: no colour codes, no source positions, no dicts.
+    assert "\x1b[" not in second.stderr and "batch.py:" not in second.stderr and "{'" not in second.stderr
     steps = {s["step"]: s for s in json.loads((tmp_path / "r.json").read_text())["steps"]}
     assert steps["load mysql origination"]["rows_out"] == steps["hql origination"]["rows_out"]
     shown = _bdml(stack, "batch", "show", "-n", "2")
