@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ml.config import MlPaths, endpoint_name, server_port
+from ml.config import ARCHITECTURES, MlPaths, endpoint_name, server_port
 from ml.pipeline import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
 from services import runs
@@ -25,8 +25,32 @@ app = typer.Typer(
 console = make_console()
 
 FromDir = Annotated[Path | None, typer.Option("--from", help="Your own penguin/ and notpenguin/ folders.")]
-Arch = Annotated[str, typer.Option(help="efficientnet_lite0 (transfer learning) or tiny (tests only).")]
-Copies = Annotated[int, typer.Option(help="Augmented training images per class after balancing.")]
+
+
+def _arch(value: str) -> str:
+    if value not in ARCHITECTURES:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(ARCHITECTURES)}")
+    return value
+
+
+def _fraction(value: float) -> float:
+    if not 0.0 < value < 1.0:
+        raise typer.BadParameter(f"{value}: must lie strictly between 0 and 1")
+    return value
+
+
+# Checked before anything starts: a bad value is one line and exit 2.
+Arch = Annotated[
+    str, typer.Option(callback=_arch, help="efficientnet_lite0 (transfer learning) or tiny (tests only).")
+]
+Copies = Annotated[int, typer.Option(min=1, help="Augmented training images per class after balancing.")]
+Epochs = Annotated[int, typer.Option(min=1, max=1000, help="Training epochs.")]
+ImageSize = Annotated[int | None, typer.Option(min=32, max=1024, help="Input side in pixels.")]
+Fraction = Annotated[
+    float, typer.Option(callback=_fraction, help="Share of the images (by group) held out for validation.")
+]
+Seed = Annotated[int, typer.Option(min=0, help="Augmentation and split seed.")]
+Port = Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on (0: the configured one).")]
 
 
 def _pipeline() -> MlPipeline:
@@ -76,7 +100,7 @@ def dataset(from_dir: FromDir = None) -> None:
 
 
 @app.command()
-def prepare(copies: Copies = 800, validation_fraction: float = 0.2, seed: int = 13) -> None:
+def prepare(copies: Copies = 800, validation_fraction: Fraction = 0.2, seed: Seed = 13) -> None:
     """Augment, balance, split by group, write .lst files and upload the channels to S3."""
     prepared, upload = _pipeline().prepare(PrepareOptions(validation_fraction, copies, seed=seed))
     _steps([*prepared.reports, upload], "prepare")
@@ -91,7 +115,7 @@ def _hyperparameters(arch: str, image_size: int | None, epochs: int) -> dict[str
 
 
 @app.command()
-def train(arch: Arch = "efficientnet_lite0", image_size: int | None = None, epochs: int = 8) -> None:
+def train(arch: Arch = "efficientnet_lite0", image_size: ImageSize = None, epochs: Epochs = 8) -> None:
     """Run ml/train.py as a local SageMaker training job on the S3 channels; model.tar.gz to S3."""
     result = _pipeline().train(_hyperparameters(arch, image_size, epochs))
     _figures(result.metrics)
@@ -104,7 +128,7 @@ def train(arch: Arch = "efficientnet_lite0", image_size: int | None = None, epoc
 @app.command()
 def serve(
     model_dir: Annotated[Path | None, typer.Option(help="Unpacked model (default: deployed one).")] = None,
-    port: int = 0,
+    port: Port = 0,
     host: str = "127.0.0.1",
 ) -> None:
     """Run the model server in the foreground (Ctrl-C stops it)."""
@@ -142,7 +166,7 @@ def run(
     from_dir: FromDir = None,
     arch: Arch = "efficientnet_lite0",
     copies: Copies = 800,
-    epochs: int = 8,
+    epochs: Epochs = 8,
     report: Annotated[
         Path | None,
         typer.Option(help="Also copy the JSON report here (it is always kept under .bdml/reports)."),

@@ -15,6 +15,7 @@ from services.settings import Settings
 
 CLASSES: tuple[str, ...] = ("notpenguin", "penguin")  # label index = position (.lst labels start at 0)
 IMAGE_SIZE = 224  # EfficientNet-Lite0's input
+ARCHITECTURES: tuple[str, ...] = ("efficientnet_lite0", "tiny")  # what ml/train.py can train
 
 
 @dataclass(frozen=True)

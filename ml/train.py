@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ml.config import CLASSES
+from ml.config import ARCHITECTURES, CLASSES
 from ml.model.networks import BackboneFeatures, PenguinClassifier, load_backbone
 from ml.training import export, fit, metrics
 from ml.training.data import Sample, batches, load_channel
@@ -35,7 +35,7 @@ console = make_console()
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--arch", choices=("efficientnet_lite0", "tiny"), default="efficientnet_lite0")
+    p.add_argument("--arch", choices=ARCHITECTURES, default="efficientnet_lite0")
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--l2", type=float, default=1e-3, help="L2 penalty of the logistic head")
     p.add_argument("--steps", type=int, default=200, help="L-BFGS iterations for the head")

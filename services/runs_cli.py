@@ -22,7 +22,7 @@ def _pipeline(value: str | None) -> str | None:
 
 def _figure(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:,.3f}" if value < 10 else f"{value:,.1f}"
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

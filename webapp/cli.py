@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from services.errors import check_port_free
 from services.wsgi import LOOPBACK, serve
 from webapp.app import _api_url, create_app
 
@@ -15,12 +16,13 @@ app = typer.Typer(help="The penguin web app.")
 
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5000,
     api_url: Annotated[
         str | None, typer.Option(help="Classify API URL (default: from deploy-local).")
     ] = None,
 ) -> None:
     """Serve the upload page and JSON API (needs `bdml ml deploy-local` first, or --api-url)."""
+    check_port_free(host, port)
     flask_app = create_app({"API_URL": api_url} if api_url else None)
     configured = _api_url(flask_app) is not None
     if host not in LOOPBACK:

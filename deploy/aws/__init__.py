@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from services.errors import UsageError
 from services.settings import Settings
 
 # S3's naming rules (lowercase, digits, dots, hyphens; 3-63 characters; letter or digit at both ends).
@@ -19,11 +20,11 @@ def bucket_names(settings: Settings) -> tuple[str, str]:
     names = (settings.s3.raw_bucket, settings.s3.processed_bucket)
     for field, name in zip(("RAW_BUCKET", "PROCESSED_BUCKET"), names, strict=True):
         if "change-me" in name.lower():
-            raise ValueError(
+            raise UsageError(
                 f"bucket {name!r} is a placeholder: set BDML_S3__{field} to a globally unique name"
             )
         if not _BUCKET.match(name) or ".." in name:
-            raise ValueError(f"{name!r} is not a valid S3 bucket name (BDML_S3__{field})")
+            raise UsageError(f"{name!r} is not a valid S3 bucket name (BDML_S3__{field})")
     if names[0] == names[1]:
-        raise ValueError("the raw and processed buckets must differ (their IAM permissions differ)")
+        raise UsageError("the raw and processed buckets must differ (their IAM permissions differ)")
     return names

@@ -3,23 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.table import Table
 
 from services.settings import get_settings
 
 from . import artifacts as build
-from .cloudformation import StackError
 from .costs import USAGE, price_source, usage_prices
 from .preflight import PreflightError, has_credentials
 from .promote import StackPlan, apply, destroy, plan
-from .render import TemplateError
 from .stacks import SELECTIONS, ArtifactKeys, StackKey, selection
 
 app = typer.Typer(help="Promote the pipelines to AWS with CloudFormation.", no_args_is_help=True)
@@ -29,25 +24,6 @@ out = Console(width=None if Console().is_terminal else 140)
 StackOpt = Annotated[
     str, typer.Option("--stack", help=f"Which stacks: {' | '.join(SELECTIONS)} (core also brings artifacts).")
 ]
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Turn the failures a user can act on into one line and exit 1 (no traceback)."""
-    try:
-        yield
-    except (PreflightError, TemplateError, StackError, ValueError) as exc:
-        console.print(f"[red]✗[/] {exc}")
-        raise typer.Exit(1) from None
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        console.print(
-            f"[red]✗[/] AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
-        )
-        raise typer.Exit(1) from None
-    except BotoCoreError as exc:
-        console.print(f"[red]✗[/] cannot reach AWS: {exc}")
-        raise typer.Exit(1) from None
 
 
 def _keys(name: str) -> tuple[StackKey, ...]:
@@ -110,14 +86,13 @@ def plan_command(
     """Every resource of the selected stacks, with its cost; with credentials also the change sets."""
     settings = get_settings()
     keys = _keys(stack)
-    with _one_line_errors():
-        changes = not offline and has_credentials(settings)
-        artifact_keys = ArtifactKeys()
-        if changes:
-            artifact_keys = build.lambda_keys(settings)
-        else:
-            console.print("no AWS credentials (or --offline): rendering and pricing only, no change sets")
-        _print_plan(plan(settings, keys, artifact_keys, changes=changes))
+    changes = not offline and has_credentials(settings)
+    artifact_keys = ArtifactKeys()
+    if changes:
+        artifact_keys = build.lambda_keys(settings)
+    else:
+        console.print("no AWS credentials (or --offline): rendering and pricing only, no change sets")
+    _print_plan(plan(settings, keys, artifact_keys, changes=changes))
 
 
 @app.command("apply")
@@ -125,8 +100,7 @@ def apply_command(stack: StackOpt = "all") -> None:
     """Upload the artifacts and create or update the selected stacks; record their outputs."""
     settings = get_settings()
     keys = _keys(stack)
-    with _one_line_errors():
-        outputs = apply(settings, keys, console.print)
+    outputs = apply(settings, keys, console.print)
     for key in keys:
         for name, value in outputs.get(key, {}).items():
             out.print(f"{key}.{name} = {value}")
@@ -145,9 +119,8 @@ def destroy_command(
     if not yes:
         console.print("[red]✗[/] destroy deletes the stacks and empties the buckets they created: pass --yes")
         raise typer.Exit(2)
-    with _one_line_errors():
-        for line in destroy(settings, keys, yes, console.print):
-            out.print(line)
+    for line in destroy(settings, keys, yes, console.print):
+        out.print(line)
 
 
 @app.command("train")
@@ -161,8 +134,7 @@ def train_command(
     from .training import start
 
     settings = get_settings()
-    with _one_line_errors():
-        ml = recorded_outputs(settings).get("ml", {})
-        if not ml.get("SageMakerRoleArn") or not ml.get("TrainingSourceKey"):
-            raise PreflightError("the ml stack is not deployed: run `bdml deploy aws apply --stack ml` first")
-        start(settings, ml["SageMakerRoleArn"], ml["TrainingSourceKey"], {"steps": steps}, console.print)
+    ml = recorded_outputs(settings).get("ml", {})
+    if not ml.get("SageMakerRoleArn") or not ml.get("TrainingSourceKey"):
+        raise PreflightError("the ml stack is not deployed: run `bdml deploy aws apply --stack ml` first")
+    start(settings, ml["SageMakerRoleArn"], ml["TrainingSourceKey"], {"steps": steps}, console.print)

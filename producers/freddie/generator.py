@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from producers.freddie.layouts import CANONICAL, LAYOUT_NAMES, Kind, Layout, get_layout
+from services.errors import UsageError
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -843,11 +844,11 @@ def _write(
 
 def _check_arguments(layout: str, origination_rows: int, performance_rows: int, dirty_share: float) -> None:
     if layout not in LAYOUT_NAMES:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUT_NAMES)}")
+        raise UsageError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUT_NAMES)}")
     if origination_rows < 0 or performance_rows < 0:
-        raise ValueError("row counts must be >= 0")
+        raise UsageError("row counts must be >= 0")
     if not 0.0 <= dirty_share <= 1.0:
-        raise ValueError(f"dirty_share must be within [0, 1], got {dirty_share}")
+        raise UsageError(f"dirty_share must be within [0, 1], got {dirty_share}")
 
 
 def generate(
@@ -873,9 +874,9 @@ def generate(
     perf_plan = _plan_dirty(performance_rows, dirty_share, seed, Kind.PERFORMANCE)
     loans = orig_plan.logical_rows
     if loans > MAX_LOANS:
-        raise ValueError(f"at most {MAX_LOANS:,} origination rows (12-character loan ids)")
+        raise UsageError(f"at most {MAX_LOANS:,} origination rows (12-character loan ids)")
     if perf_plan.logical_rows > MAX_MONTHS_PER_LOAN * loans:
-        raise ValueError(
+        raise UsageError(
             f"{performance_rows:,} performance rows need at least "
             f"{-(-perf_plan.logical_rows // MAX_MONTHS_PER_LOAN):,} origination rows "
             f"(at most {MAX_MONTHS_PER_LOAN} monthly records per loan on average)"

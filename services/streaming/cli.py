@@ -42,15 +42,23 @@ console = make_console()
 AppName = Annotated[str | None, typer.Option("--app", help="Application name (prefix of every resource).")]
 Seed = Annotated[int | None, typer.Option(help="Generator seed: the same seed gives the same record ids.")]
 Malformed = Annotated[
-    float, typer.Option(help="Share of malformed records (bad JSON, missing, wrong types, oversize).")
+    float,
+    typer.Option(
+        min=0.0, max=1.0, help="Share of malformed records (bad JSON, missing, wrong types, oversize)."
+    ),
 ]
 Url = Annotated[str | None, typer.Option(help="Fetch randomuser-style records from this URL instead.")]
-Shards = Annotated[int | None, typer.Option(help="Shards of the Kinesis stream when it is created.")]
+Shards = Annotated[
+    int | None, typer.Option(min=1, max=500, help="Shards of the Kinesis stream when it is created.")
+]
 DeliveryOpt = Annotated[
     str | None, typer.Option(help="local (our AWS-exact delivery stream) or firehose (the real service).")
 ]
-Interval = Annotated[int | None, typer.Option(help="Buffering hint: seconds (0–900).")]
-SizeMiB = Annotated[int | None, typer.Option(help="Buffering hint: MiB (1–128).")]
+Interval = Annotated[int | None, typer.Option(min=0, max=900, help="Buffering hint: seconds (0–900).")]
+SizeMiB = Annotated[int | None, typer.Option(min=1, max=128, help="Buffering hint: MiB (1–128).")]
+Rate = Annotated[
+    float | None, typer.Option(min=0.001, help="Target records/s (default: as fast as possible).")
+]
 
 
 def _cfg(
@@ -86,10 +94,8 @@ def _stop_on_signals() -> threading.Event:
 
 @app.command()
 def run(
-    records: Annotated[int, typer.Option(help="Records to produce.")] = 2000,
-    rate: Annotated[
-        float | None, typer.Option(help="Target records/s (default: as fast as possible).")
-    ] = None,
+    records: Annotated[int, typer.Option(min=1, help="Records to produce.")] = 2000,
+    rate: Rate = None,
     shards: Shards = None,
     report: Annotated[
         Path | None,
@@ -104,8 +110,6 @@ def run(
     buffer_size: SizeMiB = None,
 ) -> None:
     """Produce N records, analyse and deliver them, then reconcile by record id (exit 1 if it fails)."""
-    if records < 1:
-        raise typer.BadParameter("produce at least one record", param_hint="--records")
     settings = get_settings()
     cfg = _cfg(app_name, delivery, buffer_interval, buffer_size)
     request = RunRequest(records, rate, shards, seed, malformed_share, url)
@@ -129,8 +133,8 @@ def run(
 
 @app.command()
 def produce(
-    records: Annotated[int, typer.Option(help="Records to send; 0 = until Ctrl-C / SIGTERM.")] = 0,
-    rate: Annotated[float | None, typer.Option(help="Target records/s.")] = 100.0,
+    records: Annotated[int, typer.Option(min=0, help="Records to send; 0 = until Ctrl-C / SIGTERM.")] = 0,
+    rate: Rate = 100.0,
     seed: Seed = None,
     malformed_share: Malformed = 0.02,
     url: Url = None,
@@ -172,7 +176,7 @@ def analytics(
     buffer_size: SizeMiB = None,
     until_idle: Annotated[
         float | None,
-        typer.Option(help="Stop after this many seconds without records, once all is delivered."),
+        typer.Option(min=0.0, help="Stop after this many seconds without records, once all is delivered."),
     ] = None,
 ) -> None:
     """Run the analytics consumer: read every shard, checkpoint, deliver; stop with Ctrl-C or SIGTERM."""
