@@ -35,16 +35,31 @@ def _engine(value: str | None) -> str | None:
     return value
 
 
-Layout = Annotated[str, typer.Option(help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")]
+def _layout(value: str) -> str:
+    if value not in LAYOUT_NAMES:
+        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(LAYOUT_NAMES)}")
+    return value
+
+
+# Checked before anything starts: a bad value is one line and exit 2.
+Layout = Annotated[
+    str, typer.Option(callback=_layout, help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")
+]
+Acquisitions = Annotated[int, typer.Option(min=1, help="Origination (acquisition) rows to generate.")]
+Performance = Annotated[int, typer.Option(min=1, help="Monthly performance rows to generate.")]
+DirtyShare = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Share of dirty rows in generated files (0–1).")
+]
+Seed = Annotated[int, typer.Option(min=0, help="Generator seed (same seed, same files).")]
 
 
 @app.command()
 def run(
     layout: Layout = "article",
-    acquisitions: Annotated[int, typer.Option(help="Origination (acquisition) rows to generate.")] = 10_000,
-    performance: Annotated[int, typer.Option(help="Monthly performance rows to generate.")] = 100_000,
-    dirty_share: Annotated[float, typer.Option(help="Share of dirty rows in generated files (0–1).")] = 0.01,
-    seed: Annotated[int, typer.Option(help="Generator seed (same seed, same files).")] = 7,
+    acquisitions: Acquisitions = 10_000,
+    performance: Performance = 100_000,
+    dirty_share: DirtyShare = 0.01,
+    seed: Seed = 7,
     from_dir: Annotated[
         Path | None,
         typer.Option(
@@ -64,10 +79,6 @@ def run(
     ] = None,
 ) -> None:
     """Run every batch step with progress; print the reconciliation and write a JSON report."""
-    if layout not in LAYOUT_NAMES:
-        raise typer.BadParameter(
-            f"{layout!r}: choose one of {', '.join(LAYOUT_NAMES)}", param_hint="--layout"
-        )
     settings = get_settings()
     if engine:
         settings = settings_with(hql=HqlSettings(**{**settings.hql.model_dump(), "engine": engine}))
@@ -123,10 +134,10 @@ def figures(result: BatchReport) -> dict[str, Any]:
 def generate(
     out: Annotated[Path, typer.Argument(help="Folder to write the two files into.")],
     layout: Layout = "article",
-    acquisitions: int = 10_000,
-    performance: int = 100_000,
-    dirty_share: float = 0.01,
-    seed: int = 7,
+    acquisitions: Acquisitions = 10_000,
+    performance: Performance = 100_000,
+    dirty_share: DirtyShare = 0.01,
+    seed: Seed = 7,
 ) -> None:
     """Write synthetic Freddie Mac files (origination + performance) without running the pipeline."""
     result = generator.generate(
