@@ -19,6 +19,7 @@ from services.console import make_console
 from services.objectstore import ObjectStore
 from services.reconcile import steps_table
 from services.settings import HqlSettings, get_settings, settings_with
+from services.stack.cli import needs_stack
 
 app = typer.Typer(
     help="Batch pipeline: Freddie Mac files → S3 → HQL → MySQL and Redshift.", no_args_is_help=True
@@ -54,6 +55,7 @@ Seed = Annotated[int, typer.Option(min=0, help="Generator seed (same seed, same 
 
 
 @app.command()
+@needs_stack
 def run(
     layout: Layout = "article",
     acquisitions: Acquisitions = 10_000,
@@ -97,6 +99,7 @@ def run(
 
 
 @app.command()
+@needs_stack
 def show(
     rows: Annotated[int, typer.Option("--rows", "-n", min=0, max=100, help="Sample rows per table.")] = 3,
 ) -> None:

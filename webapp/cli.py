@@ -8,12 +8,14 @@ from typing import Annotated
 import typer
 
 from services.errors import check_port_free
+from services.stack.cli import needs_stack
 from services.wsgi import LOOPBACK, serve
 from webapp.app import _api_url, create_app
 
 app = typer.Typer(help="The penguin web app.")
 
 
+@needs_stack
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5000,

@@ -10,9 +10,16 @@ from collections.abc import Callable
 
 from services.settings import Settings
 from services.stack import mariadb, ministack, postgres
-from services.stack.common import ComponentState, ComponentStatus, Progress, StackStatus, no_progress
+from services.stack.common import (
+    ComponentState,
+    ComponentStatus,
+    Progress,
+    StackError,
+    StackStatus,
+    no_progress,
+)
 
-__all__ = ["ComponentState", "ComponentStatus", "StackStatus", "down", "status", "up"]
+__all__ = ["ComponentState", "ComponentStatus", "StackStatus", "down", "ensure_up", "status", "up"]
 
 _Action = Callable[[Settings, Progress], ComponentStatus]
 
@@ -43,3 +50,15 @@ def down(settings: Settings, progress: Progress = no_progress) -> StackStatus:
 
 def status(settings: Settings) -> StackStatus:
     return _ordered([probe(settings) for probe in _STATUS])
+
+
+def ensure_up(settings: Settings, progress: Progress = no_progress) -> None:
+    """What a pipeline command does first: when bdml manages the stack (``stack.manage_servers``) and
+    something is down, start it, as ``bdml up`` would; raise naming what could not start."""
+    if not settings.stack.manage_servers or status(settings).ok:
+        return
+    progress("starting the local stack first (as `bdml up` does)")
+    started = up(settings, progress)
+    if not started.ok:
+        failed = "; ".join(f"{c.name} is {c.state}: {c.detail}" for c in started.components if not c.healthy)
+        raise StackError(f"the local stack could not start: {failed}")

@@ -1,17 +1,22 @@
 """`bdml up | down | status`: the embedded stack's commands, added to the root Typer app by ``register``."""
 
+import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from services import stack
+from services.console import make_console
 from services.settings import Settings, get_settings
 from services.stack.common import ComponentStatus, StackStatus
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the status as JSON (StackStatus.as_dict()).")]
 
@@ -85,3 +90,16 @@ def register(app: typer.Typer, settings: Callable[[], Settings] = get_settings) 
         _emit(result, as_json)
         if not result.ok:
             raise typer.Exit(1)
+
+
+def needs_stack(command: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a pipeline command so that it starts the local stack first when something is down.
+    It runs after the CLI has checked the command's arguments, so a bad value still starts nothing."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        err = make_console()
+        stack.ensure_up(get_settings(), lambda message: err.print(f"… {message}", highlight=False))
+        return command(*args, **kwargs)
+
+    return wrapper

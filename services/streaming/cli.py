@@ -21,6 +21,7 @@ from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
 from services.settings import get_settings
+from services.stack.cli import needs_stack
 from services.streaming.config import BufferingHints, StreamingSettings
 from services.streaming.pipeline import (
     RunReport,
@@ -93,6 +94,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 @app.command()
+@needs_stack
 def run(
     records: Annotated[int, typer.Option(min=1, help="Records to produce.")] = 2000,
     rate: Rate = None,
@@ -132,6 +134,7 @@ def run(
 
 
 @app.command()
+@needs_stack
 def produce(
     records: Annotated[int, typer.Option(min=0, help="Records to send; 0 = until Ctrl-C / SIGTERM.")] = 0,
     rate: Rate = 100.0,
@@ -169,6 +172,7 @@ def produce(
 
 
 @app.command()
+@needs_stack
 def analytics(
     app_name: AppName = None,
     delivery: DeliveryOpt = None,
@@ -228,6 +232,7 @@ WHAT = ("destination", "errors", "aggregates", "all")
 
 
 @app.command()
+@needs_stack
 def tail(
     what: Annotated[str, typer.Argument(help=f"Which output: {', '.join(WHAT)}.")] = "all",
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="Print the last N lines.")] = 20,

@@ -24,7 +24,7 @@ from services.dsn import parse_dsn
 from services.settings import MySQLSettings, Settings, StackSettings
 from services.stack import mariadb, ministack, postgres
 from services.stack.cli import register
-from services.stack.common import ComponentStatus, StackStatus, port_open
+from services.stack.common import ComponentStatus, StackError, StackStatus, port_open
 from services.warehouse.mysql import connect as mysql_connect
 
 
@@ -450,3 +450,35 @@ def test_cli_status_json_and_failing_up(base: Settings, tmp_path: Path) -> None:
         failed = runner.invoke(app, ["up"])
     assert failed.exit_code == 1
     assert "bdml up: ministack is error: port" in failed.stderr
+
+
+@pytest.mark.integration
+def test_pipeline_commands_start_what_is_down_and_name_what_cannot_start(
+    base: Settings, tmp_path: Path
+) -> None:
+    messages: list[str] = []
+    stack.ensure_up(base, messages.append)  # the stack is up: nothing to do, nothing said
+    assert messages == []
+    dsn = parse_dsn(base.mysql.dsn, "mysql")
+    elsewhere = with_(
+        base, mysql={"dsn": f"mysql://bdml:pw@db.invalid:{dsn.port}/bdml"}, stack={"home": tmp_path}
+    )
+    with pytest.raises(StackError, match=r"could not start: mariadb is down: nothing answers at db\.invalid"):
+        stack.ensure_up(elsewhere, messages.append)
+    assert messages[0] == "starting the local stack first (as `bdml up` does)"
+    said = len(messages)
+    unmanaged = with_(elsewhere, stack={"manage_servers": False})
+    stack.ensure_up(unmanaged, messages.append)  # someone else runs the servers: bdml starts nothing
+    assert len(messages) == said
+
+
+@pytest.mark.unit
+def test_a_bad_value_is_refused_before_the_stack_is_touched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.cli import app
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("the stack was asked to start")
+
+    monkeypatch.setattr(stack, "ensure_up", refuse)
+    result = CliRunner().invoke(app, ["batch", "run", "--acquisitions", "0"])
+    assert result.exit_code == 2 and "--acquisitions" in result.output
