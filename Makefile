@@ -51,6 +51,7 @@ bench: up
 	$(BIN)/python benchmarks/ml.py
 
 clean: down
+	@if [ -x $(BDML) ]; then $(BDML) clean; fi
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info metastore_db derby.log spark-warehouse
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
