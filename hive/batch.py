@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +22,11 @@ from services.console import make_console
 from services.hql.base import HqlEngine
 from services.hql.factory import open_engine
 from services.hql.script import load_script
-from services.objectstore import ObjectStore, S3Uri, inside, transfer_progress
+from services.objectstore import ObjectStore, S3Uri, transfer_progress
 from services.reconcile import LineCounter, ReconciliationError, StepReport, timed
 from services.settings import Settings
 from services.warehouse import factory as warehouses
+from services.warehouse.schema import Loader
 
 
 @dataclass
@@ -72,12 +73,38 @@ class BatchReport:
         path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
 
 
+EngineFactory = Callable[[], HqlEngine]
+
+
 class BatchJob:
-    def __init__(self, settings: Settings, console: Console | None = None) -> None:
+    """The batch run over what it is given: an object store, a way to open the HQL engine and the two
+    warehouse loaders. :meth:`from_settings` builds the real ones; tests may pass in-memory ones."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        engine: EngineFactory,
+        mysql: Loader,
+        redshift: Loader,
+        console: Console | None = None,
+    ) -> None:
         self.settings = settings
+        self.store, self.open_engine, self.mysql, self.redshift = store, engine, mysql, redshift
         self.console = console or make_console()
-        self.store = ObjectStore(settings)
         self.work = settings.stack.home / "work" / "batch"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, console: Console | None = None) -> BatchJob:
+        store = ObjectStore(settings)
+        return cls(
+            settings,
+            store,
+            lambda: open_engine(settings),
+            warehouses.mysql_loader(settings, store),
+            warehouses.redshift_loader(settings, store),
+            console,
+        )
 
     # --- the whole run ---------------------------------------------------------------------------
     def run(self, request: BatchRequest) -> BatchReport:
@@ -85,7 +112,7 @@ class BatchJob:
         start = time.perf_counter()
         files, expected_rejects = self.sources(request, report)
         report.steps.append(self.upload(files))
-        with self._stage("HQL on " + self.settings.hql.engine), open_engine(self.settings) as engine:
+        with self._stage("HQL on " + self.settings.hql.engine), self.open_engine() as engine:
             report.steps += self.transform(engine)
         report.steps.append(self.load_mysql())
         report.steps.append(self.load_redshift())
@@ -215,23 +242,14 @@ class BatchJob:
         return self.store.data_objects(tables.processed_root(self.settings).join(kind.value))
 
     def load_mysql(self) -> StepReport:
-        local = self.work / "processed" / "origination"
-        shutil.rmtree(local, ignore_errors=True)
-        paths = []
-        for uri in self._processed_objects(Kind.ORIGINATION):
-            path = inside(local, uri.key.rsplit("/", 1)[-1])
-            self.store.download(uri, path)
-            paths.append(path)
+        objects = self._processed_objects(Kind.ORIGINATION)
         with self._stage("load MySQL"):
-            return warehouses.mysql_loader(self.settings).load(
-                tables.warehouse_schema(Kind.ORIGINATION), paths
-            )
+            return self.mysql.load(tables.warehouse_schema(Kind.ORIGINATION), objects)
 
     def load_redshift(self) -> StepReport:
-        loader = warehouses.redshift_loader(self.settings, self.store)
         objects = self._processed_objects(Kind.PERFORMANCE)
         with self._stage("load Redshift"):
-            return loader.load(tables.warehouse_schema(Kind.PERFORMANCE), objects)
+            return self.redshift.load(tables.warehouse_schema(Kind.PERFORMANCE), objects)
 
     # --- 4. the steps agree with each other ------------------------------------------------------
     @staticmethod

@@ -90,7 +90,7 @@ def run(
         options |= {"layout": layout, "acquisitions": acquisitions, "performance": performance,
                     "dirty_share": dirty_share, "seed": seed}  # fmt: skip
     with runs.recording(settings, "batch", **options) as record:
-        result = BatchJob(settings, console).run(request)
+        result = BatchJob.from_settings(settings, console).run(request)
         record.title = print_report(result)
         record.figures = figures(result)
         chart = write_chart(result, record.picture("steps"))

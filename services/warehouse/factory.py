@@ -25,8 +25,9 @@ def resolved_dsn(settings: Settings, dsn: str, secret: str | None, scheme: str) 
     )
 
 
-def mysql_loader(settings: Settings) -> MySQLLoader:
-    return MySQLLoader(resolved_dsn(settings, settings.mysql.dsn, settings.mysql.password_secret, "mysql"))
+def mysql_loader(settings: Settings, store: ObjectStore) -> MySQLLoader:
+    dsn = resolved_dsn(settings, settings.mysql.dsn, settings.mysql.password_secret, "mysql")
+    return MySQLLoader(dsn, store, settings.stack.home / "work" / "mysql-load")
 
 
 def redshift_loader(settings: Settings, store: ObjectStore) -> CopyStdinLoader | RedshiftS3CopyLoader:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from pymysql.connections import MySQLResult
 from pymysql.protocol import LoadLocalPacketWrapper
 
 from services.dsn import parse_dsn
+from services.objectstore import ObjectStore, S3Uri, inside
 from services.reconcile import StepReport, count_lines, timed
 from services.warehouse.schema import LoadError, TableSchema, checked_identifier
 
@@ -100,10 +102,23 @@ def connect(dsn: str) -> GuardedConnection:
 
 
 class MySQLLoader:
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+    """``LOAD DATA LOCAL`` needs files on this machine: each object is downloaded to a scratch folder
+    under ``work`` (removed afterwards), then loaded."""
 
-    def load(self, schema: TableSchema, files: list[Path]) -> StepReport:
+    def __init__(self, dsn: str, store: ObjectStore, work: Path) -> None:
+        self.dsn, self.store, self.work = dsn, store, work
+
+    def load(self, schema: TableSchema, objects: list[S3Uri]) -> StepReport:
+        self.work.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"{schema.name}-", dir=self.work) as scratch:
+            paths = []
+            for n, uri in enumerate(objects):
+                path = inside(Path(scratch), f"{n:05d}-{uri.key.rsplit('/', 1)[-1]}")
+                self.store.download(uri, path)
+                paths.append(path)
+            return self.load_files(schema, paths)
+
+    def load_files(self, schema: TableSchema, files: list[Path]) -> StepReport:
         """Replace ``schema.name`` with the rows of ``files`` (pipe-delimited, NULL as \\N)."""
         target = checked_identifier(schema.name)
         stage, old = f"{target}__stage", f"{target}__old"

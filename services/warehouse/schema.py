@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from services.objectstore import S3Uri
+    from services.reconcile import StepReport
 
 
 class LoadError(RuntimeError):
@@ -51,3 +56,11 @@ def checked_identifier(name: str) -> str:
     if not _IDENT.match(name):
         raise ValueError(f"not a plain SQL identifier: {name!r}")
     return name
+
+
+class Loader(Protocol):
+    """What the batch job needs of a warehouse: replace ``schema.name`` with the rows of these processed
+    objects (pipe-delimited text, NULL as \\N) in one step that either fully happens or leaves the table
+    as it was, and report rows in and out."""
+
+    def load(self, schema: TableSchema, objects: list[S3Uri]) -> StepReport: ...

@@ -63,7 +63,7 @@ def test_loaders_read_their_password_from_secrets_manager(stack: Settings) -> No
                 "iam_role": BATCH["RedshiftCopyRoleArn"],
             },
         )
-        mysql = parse_dsn(mysql_loader(settings).dsn, "mysql")
+        mysql = parse_dsn(mysql_loader(settings, None).dsn, "mysql")  # type: ignore[arg-type]
         assert (mysql.user, mysql.password) == ("bdml_admin", "p@ss w/rd")
         redshift = parse_dsn(redshift_loader(settings, None).dsn, "postgresql")  # type: ignore[arg-type]
         assert (redshift.user, redshift.password) == ("bdml_admin", "p@ss w/rd")

@@ -32,7 +32,7 @@ def _run(engine: HqlEngine, settings: Settings) -> dict[str, list[tuple[Any, ...
 
 @pytest.fixture(scope="module")
 def raw_uploaded(stack: Settings) -> Settings:
-    job = BatchJob(stack)
+    job = BatchJob.from_settings(stack)
     files, _ = job.sources(
         BatchRequest("guide2024", 400, 3000, dirty_share=0.03, seed=3), BatchReport("", "")
     )
@@ -58,7 +58,7 @@ def test_duckdb_and_spark_produce_the_same_rows(raw_uploaded: Settings) -> None:
             "hql": HqlSettings(**{**raw_uploaded.hql.model_dump(), "engine": "spark"}),
         }
     )
-    BatchJob(spark_settings).store.ensure_bucket(spark_settings.s3.processed_bucket)
+    BatchJob.from_settings(spark_settings).store.ensure_bucket(spark_settings.s3.processed_bucket)
     with DuckDBEngine(duck_settings) as duck:
         expected = _run(duck, duck_settings)
     with SparkEngine(spark_settings) as spark:

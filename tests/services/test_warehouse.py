@@ -74,9 +74,9 @@ def test_redshift_copy_refuses_what_could_end_a_literal() -> None:
 def test_mysql_load_is_idempotent(stack: Settings, tmp_path: Path) -> None:
     path = tmp_path / "part-0.txt"
     path.write_text(GOOD)
-    loader = MySQLLoader(stack.mysql.dsn)
-    first = loader.load(SCHEMA, [path])
-    second = loader.load(SCHEMA, [path])
+    loader = MySQLLoader(stack.mysql.dsn, ObjectStore(stack), tmp_path / "work")
+    first = loader.load_files(SCHEMA, [path])
+    second = loader.load_files(SCHEMA, [path])
     assert (first.rows_in, first.rows_out, first.rows_rejected) == (3, 3, 0)
     assert second.rows_out == 3
     rows = _mysql_rows(stack)
@@ -96,12 +96,12 @@ def test_mysql_load_is_idempotent(stack: Settings, tmp_path: Path) -> None:
 def test_mysql_bad_value_rolls_back(stack: Settings, tmp_path: Path, bad_line: str, message: str) -> None:
     good = tmp_path / "good.txt"
     good.write_text(GOOD)
-    loader = MySQLLoader(stack.mysql.dsn)
-    loader.load(SCHEMA, [good])
+    loader = MySQLLoader(stack.mysql.dsn, ObjectStore(stack), tmp_path / "work")
+    loader.load_files(SCHEMA, [good])
     bad = tmp_path / "bad.txt"
     bad.write_text("Z1|1|2017-01-01|1.00\n" + bad_line + "\n")
     with pytest.raises(LoadError, match=message) as err:
-        loader.load(SCHEMA, [bad])
+        loader.load_files(SCHEMA, [bad])
     assert "bad.txt" in str(err.value)
     assert [r[0] for r in _mysql_rows(stack)] == ["A1", "A2", "A3"]  # the target is untouched
 
