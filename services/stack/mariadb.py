@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pymysql
@@ -16,21 +15,18 @@ import pymysql
 from services.dsn import Dsn
 from services.settings import Settings
 from services.stack.common import (
-    ComponentState,
     ComponentStatus,
     Progress,
     StackError,
-    bring_up,
     ensure_parent,
     is_local,
     logs_dir,
-    no_progress,
-    parsed_dsn,
     port_open,
     run_dir,
     wait_for,
 )
-from services.stack.process import as_root, listener_pid, live_pid_from, pids_named, run_as_root
+from services.stack.process import as_root, live_pid_from, pids_named, run_as_root
+from services.stack.server import LocalServer
 
 NAME = "mariadb"
 SERVER_BINARIES: tuple[Path, ...] = (Path("/usr/sbin/mariadbd"), Path("/usr/sbin/mysqld"))
@@ -49,12 +45,6 @@ def _pidfile(settings: Settings) -> Path:
 
 def _our_pid(settings: Settings) -> int | None:
     return live_pid_from(_pidfile(settings), "mariadbd", "mysqld")
-
-
-def _status(dsn: Dsn, state: ComponentState, detail: str, settings: Settings) -> ComponentStatus:
-    ours = _our_pid(settings)
-    pid = ours or (listener_pid(dsn.port) if state == "up" and is_local(dsn.host) else None)
-    return ComponentStatus(NAME, state, dsn.endpoint, detail, pid=pid, managed_by_us=bool(ours))
 
 
 def _connect(dsn: Dsn) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
@@ -196,25 +186,6 @@ def _no_local_infile(dsn: Dsn, message: str) -> str:
     )
 
 
-def _unreachable(settings: Settings, dsn: Dsn) -> ComponentStatus:
-    """Nothing answers at the DSN's address: say why and what to do."""
-    where = f"nothing answers at {dsn.address}"
-    if not is_local(dsn.host):
-        return _status(dsn, "down", f"{where}; it is not on this machine, so bdml cannot start it", settings)
-    if not any(b.exists() for b in SERVER_BINARIES):
-        return _status(
-            dsn, "missing", f"{where} and no MariaDB server is installed; {INSTALL_HINT}", settings
-        )
-    if not settings.stack.manage_servers:
-        return _status(
-            dsn,
-            "down",
-            f"{where} (stack.manage_servers is off); start it, e.g. docker compose up -d mysql",
-            settings,
-        )
-    return _status(dsn, "down", f"{where}; bdml up starts the installed MariaDB", settings)
-
-
 def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
     binary = next(b for b in SERVER_BINARIES if b.exists())
     running = pids_named("mariadbd", "mysqld")
@@ -244,49 +215,34 @@ def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
         raise StackError(f"MariaDB did not listen on {dsn.address} within {START_TIMEOUT_S:.0f} s; see {log}")
 
 
-def _parsed(settings: Settings) -> Dsn | ComponentStatus:
-    return parsed_dsn(NAME, settings.mysql.dsn, "mysql", "settings.mysql.dsn (BDML_MYSQL__DSN)")
+class MariaDB(LocalServer):
+    name, product, scheme, compose_service = NAME, "MariaDB", "mysql", "mysql"
+    setting = "settings.mysql.dsn (BDML_MYSQL__DSN)"
+    install_hint = INSTALL_HINT
 
+    def dsn_text(self, settings: Settings) -> str:
+        return settings.mysql.dsn
 
-def status(settings: Settings) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    if not port_open(dsn.host, dsn.port):
-        return _unreachable(settings, dsn)
-    return _inspect(settings, dsn, fix=False)
+    def installed(self) -> bool:
+        return any(b.exists() for b in SERVER_BINARIES)
 
+    def started_pid(self, settings: Settings) -> int | None:
+        return _our_pid(settings)
 
-def up(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    return bring_up(
-        settings, dsn.host, dsn.port, lock="mariadb.lock",
-        current=lambda: _unreachable(settings, dsn),
-        start=lambda: _start(settings, dsn, progress),
-        failed=lambda message: _status(dsn, "error", message, settings),
-        ready=lambda: _inspect(settings, dsn, fix=True),
-    )  # fmt: skip
+    def start(self, settings: Settings, dsn: Dsn, progress: Progress) -> None:
+        _start(settings, dsn, progress)
 
-
-def down(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    pid = _our_pid(settings)
-    if pid is None:
-        current = status(settings)
-        if port_open(dsn.host, dsn.port):
-            return replace(current, detail=f"{current.detail}; left running (not started by bdml)")
-        return current
-    progress(f"stopping MariaDB (pid {pid})")
-    try:
+    def stop(self, settings: Settings, dsn: Dsn, progress: Progress) -> None:
+        progress(f"stopping MariaDB (pid {_our_pid(settings)})")
         run_as_root([
             "start-stop-daemon", "--stop", "--oknodo", "--pidfile", str(_pidfile(settings)),
             "--retry", "TERM/60/KILL/5", "--remove-pidfile",
         ], timeout=90)  # fmt: skip
-    except StackError as exc:
-        return ComponentStatus(NAME, "error", dsn.endpoint, str(exc), pid=pid, managed_by_us=True)
-    _pidfile(settings).unlink(missing_ok=True)
-    return ComponentStatus(NAME, "down", dsn.endpoint, "stopped")
+        _pidfile(settings).unlink(missing_ok=True)
+
+    def inspect(self, settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
+        return _inspect(settings, dsn, fix)
+
+
+SERVER = MariaDB()
+status, up, down, _status = SERVER.status, SERVER.up, SERVER.down, SERVER.status_of

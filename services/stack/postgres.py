@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -17,20 +16,16 @@ from psycopg import sql
 from services.dsn import Dsn
 from services.settings import Settings
 from services.stack.common import (
-    ComponentState,
     ComponentStatus,
     Progress,
     StackError,
-    bring_up,
     ensure_parent,
-    is_local,
-    no_progress,
-    parsed_dsn,
     port_open,
     run_dir,
     wait_for,
 )
-from services.stack.process import listener_pid, run_as_root
+from services.stack.process import run_as_root
+from services.stack.server import LocalServer
 
 NAME = "postgresql"
 CONFIG_ROOT = Path("/etc/postgresql")
@@ -66,12 +61,6 @@ def _our_version(settings: Settings) -> str | None:
         return _marker(settings).read_text().split()[0]
     except (OSError, IndexError):
         return None
-
-
-def _status(dsn: Dsn, state: ComponentState, detail: str, settings: Settings) -> ComponentStatus:
-    pid = listener_pid(dsn.port) if state == "up" and is_local(dsn.host) else None
-    ours = _our_version(settings) is not None
-    return ComponentStatus(NAME, state, dsn.endpoint, detail, pid=pid, managed_by_us=ours)
 
 
 def _connect(dsn: Dsn, dbname: str) -> psycopg.Connection[tuple[object, ...]]:
@@ -146,24 +135,6 @@ def _inspect(settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
     return _status(dsn, "error", f'database "{dsn.database}" still missing after creating it', settings)
 
 
-def _unreachable(settings: Settings, dsn: Dsn) -> ComponentStatus:
-    where = f"nothing answers at {dsn.address}"
-    if not is_local(dsn.host):
-        return _status(dsn, "down", f"{where}; it is not on this machine, so bdml cannot start it", settings)
-    if not installed_versions() or not shutil.which("pg_ctlcluster"):
-        return _status(
-            dsn, "missing", f"{where} and no PostgreSQL cluster is installed; {INSTALL_HINT}", settings
-        )
-    if not settings.stack.manage_servers:
-        return _status(
-            dsn,
-            "down",
-            f"{where} (stack.manage_servers is off); start it, e.g. docker compose up -d postgres",
-            settings,
-        )
-    return _status(dsn, "down", f"{where}; bdml up starts the installed PostgreSQL", settings)
-
-
 def _ctl(version: str, action: str, *extra: str) -> list[str]:
     return ["pg_ctlcluster", "--skip-systemctl-redirect", version, CLUSTER, action, *extra]
 
@@ -189,47 +160,38 @@ def _start(settings: Settings, dsn: Dsn, progress: Progress) -> None:
         )
 
 
-def _parsed(settings: Settings) -> Dsn | ComponentStatus:
-    return parsed_dsn(NAME, settings.redshift.dsn, "postgresql", "settings.redshift.dsn (BDML_REDSHIFT__DSN)")
+class PostgreSQL(LocalServer):
+    name, product, scheme, compose_service = NAME, "PostgreSQL", "postgresql", "postgres"
+    setting = "settings.redshift.dsn (BDML_REDSHIFT__DSN)"
+    install_hint = INSTALL_HINT
 
+    def dsn_text(self, settings: Settings) -> str:
+        return settings.redshift.dsn
 
-def status(settings: Settings) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    if not port_open(dsn.host, dsn.port):
+    def installed(self) -> bool:
+        return bool(installed_versions()) and shutil.which("pg_ctlcluster") is not None
+
+    def started_pid(self, settings: Settings) -> int | None:
+        return None  # a cluster is started by version, not by pid: the marker says
+
+    def started_by_us(self, settings: Settings) -> bool:
+        return _our_version(settings) is not None
+
+    def start(self, settings: Settings, dsn: Dsn, progress: Progress) -> None:
+        _start(settings, dsn, progress)
+
+    def stop(self, settings: Settings, dsn: Dsn, progress: Progress) -> None:
+        version = _our_version(settings)
+        progress(f"stopping PostgreSQL {version}/{CLUSTER}")
+        run_as_root(_ctl(str(version), "stop", "-m", "fast"), timeout=90)
+        _marker(settings).unlink(missing_ok=True)
+
+    def inspect(self, settings: Settings, dsn: Dsn, fix: bool) -> ComponentStatus:
+        return _inspect(settings, dsn, fix)
+
+    def forget_start(self, settings: Settings) -> None:
         _marker(settings).unlink(missing_ok=True)  # whatever we started is gone
-        return _unreachable(settings, dsn)
-    return _inspect(settings, dsn, fix=False)
 
 
-def up(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    return bring_up(
-        settings, dsn.host, dsn.port, lock="postgresql.lock",
-        current=lambda: status(settings),
-        start=lambda: _start(settings, dsn, progress),
-        failed=lambda message: _status(dsn, "error", message, settings),
-        ready=lambda: _inspect(settings, dsn, fix=True),
-    )  # fmt: skip
-
-
-def down(settings: Settings, progress: Progress = no_progress) -> ComponentStatus:
-    dsn = _parsed(settings)
-    if isinstance(dsn, ComponentStatus):
-        return dsn
-    version = _our_version(settings)
-    if version is None or not port_open(dsn.host, dsn.port):
-        current = status(settings)
-        if port_open(dsn.host, dsn.port):
-            return replace(current, detail=f"{current.detail}; left running (not started by bdml)")
-        return current
-    progress(f"stopping PostgreSQL {version}/{CLUSTER}")
-    try:
-        run_as_root(_ctl(version, "stop", "-m", "fast"), timeout=90)
-    except StackError as exc:
-        return _status(dsn, "error", str(exc), settings)
-    _marker(settings).unlink(missing_ok=True)
-    return ComponentStatus(NAME, "down", dsn.endpoint, "stopped")
+SERVER = PostgreSQL()
+status, up, down, _status = SERVER.status, SERVER.up, SERVER.down, SERVER.status_of

@@ -377,13 +377,14 @@ def test_a_user_left_by_an_earlier_bdml_is_reset_to_the_password_file_and_projec
     hosts = f"'{user}'@'localhost', '{user}'@'127.0.0.1'"
     subprocess.run([admin, "--protocol=socket", "-e", f"CREATE USER {hosts}; "
                     f"GRANT ALL PRIVILEGES ON *.* TO {hosts};"], check=True)  # fmt: skip
-    settings = with_(
-        base,
-        stack={"home": tmp_path},
-        mysql={
-            "dsn": f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}",
-            "password_file": "mysql.password",
-        },
+    # As the settings make it: a DSN without a password gets the one in the (new) password file.
+    settings = Settings(
+        mysql=MySQLSettings(dsn=f"mysql://{user}@{dsn.host}:{dsn.port}/{dsn.database}",
+                            password_file=Path("mysql.password")),
+        stack=StackSettings(home=tmp_path),
+    )  # fmt: skip
+    assert (
+        parse_dsn(settings.mysql.dsn, "mysql").password == (tmp_path / "mysql.password").read_text().strip()
     )
     try:
         result = mariadb.up(settings)
