@@ -55,7 +55,7 @@ Seed = Annotated[int, typer.Option(min=0, help="Generator seed (same seed, same 
 
 
 @app.command()
-@needs_stack
+@needs_stack()
 def run(
     layout: Layout = "article",
     acquisitions: Acquisitions = 10_000,
@@ -99,7 +99,7 @@ def run(
 
 
 @app.command()
-@needs_stack
+@needs_stack()
 def show(
     rows: Annotated[int, typer.Option("--rows", "-n", min=0, max=100, help="Sample rows per table.")] = 3,
 ) -> None:

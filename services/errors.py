@@ -318,8 +318,7 @@ def _settings_sections() -> dict[str, tuple[str, ...]]:
     """Each settings model's class name → where it sits (HqlSettings → ("hql",))."""
     from pydantic import BaseModel
 
-    from services.settings import Settings
-    from services.streaming.config import StreamingSettings
+    from services.settings import Settings, StreamingSettings
 
     found: dict[str, tuple[str, ...]] = {}
 

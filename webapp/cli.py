@@ -15,7 +15,7 @@ from webapp.app import _api_url, create_app
 app = typer.Typer(help="The penguin web app.")
 
 
-@needs_stack
+@needs_stack("ministack")
 def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 5000,

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from services.settings import Settings
-from services.streaming.config import StreamingSettings
+from services.settings import Settings, StreamingSettings
 
 from . import bucket_names
 
@@ -89,7 +88,7 @@ def parameters(
     if key == "artifacts":
         return {"ArtifactsBucketName": artifacts_bucket(settings)}
     if key == "core":
-        stream = StreamingSettings()
+        stream = settings.stream
         return {
             **common,
             "RawBucketName": raw,

@@ -32,6 +32,11 @@ _STATUS: tuple[Callable[[Settings], ComponentStatus], ...] = (
     postgres.status,
 )
 ORDER = (ministack.NAME, mariadb.NAME, postgres.NAME)
+_BY_NAME = (
+    (mariadb.NAME, mariadb.up, mariadb.status),
+    (postgres.NAME, postgres.up, postgres.status),
+    (ministack.NAME, ministack.up, ministack.status),
+)  # in start order
 
 
 def _ordered(components: list[ComponentStatus]) -> StackStatus:
@@ -52,13 +57,19 @@ def status(settings: Settings) -> StackStatus:
     return _ordered([probe(settings) for probe in _STATUS])
 
 
-def ensure_up(settings: Settings, progress: Progress = no_progress) -> None:
-    """What a pipeline command does first: when bdml manages the stack (``stack.manage_servers``) and
-    something is down, start it, as ``bdml up`` would; raise naming what could not start."""
-    if not settings.stack.manage_servers or status(settings).ok:
+def ensure_up(
+    settings: Settings, progress: Progress = no_progress, components: tuple[str, ...] = ORDER
+) -> None:
+    """What a pipeline command does first: when bdml manages the stack (``stack.manage_servers``) and one
+    of the ``components`` it needs is down, start it, as ``bdml up`` would; raise naming what could not
+    start."""
+    if not settings.stack.manage_servers:
+        return
+    wanted = [(up_, probe) for name, up_, probe in _BY_NAME if name in components]
+    if all(probe(settings).healthy for _, probe in wanted):
         return
     progress("starting the local stack first (as `bdml up` does)")
-    started = up(settings, progress)
-    if not started.ok:
-        failed = "; ".join(f"{c.name} is {c.state}: {c.detail}" for c in started.components if not c.healthy)
+    started = [up_(settings, progress) for up_, _ in wanted]
+    failed = "; ".join(f"{c.name} is {c.state}: {c.detail}" for c in started if not c.healthy)
+    if failed:
         raise StackError(f"the local stack could not start: {failed}")

@@ -92,14 +92,22 @@ def register(app: typer.Typer, settings: Callable[[], Settings] = get_settings) 
             raise typer.Exit(1)
 
 
-def needs_stack(command: Callable[P, R]) -> Callable[P, R]:
-    """Decorate a pipeline command so that it starts the local stack first when something is down.
-    It runs after the CLI has checked the command's arguments, so a bad value still starts nothing."""
+def needs_stack(*components: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a pipeline command so that it first starts the parts of the local stack it uses (all
+    when none are named) when they are down. It runs after the CLI has checked the command's arguments,
+    so a bad value still starts nothing."""
 
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        err = make_console()
-        stack.ensure_up(get_settings(), lambda message: err.print(f"… {message}", highlight=False))
-        return command(*args, **kwargs)
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(command)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            err = make_console()
+            stack.ensure_up(
+                get_settings(),
+                lambda message: err.print(f"… {message}", highlight=False),
+                components or stack.ORDER,
+            )
+            return command(*args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorate

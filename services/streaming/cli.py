@@ -20,9 +20,8 @@ from services import aws, runs
 from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
-from services.settings import get_settings
+from services.settings import BufferingHints, StreamingSettings, get_settings
 from services.stack.cli import needs_stack
-from services.streaming.config import BufferingHints, StreamingSettings
 from services.streaming.pipeline import (
     RunReport,
     RunRequest,
@@ -65,7 +64,7 @@ Rate = Annotated[
 def _cfg(
     app_name: str | None, delivery: str | None, interval: int | None, size: int | None
 ) -> StreamingSettings:
-    base = StreamingSettings()
+    base = get_settings().stream
     overrides: dict[str, Any] = {}
     if app_name:
         overrides["app"] = app_name
@@ -94,7 +93,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def run(
     records: Annotated[int, typer.Option(min=1, help="Records to produce.")] = 2000,
     rate: Rate = None,
@@ -134,7 +133,7 @@ def run(
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def produce(
     records: Annotated[int, typer.Option(min=0, help="Records to send; 0 = until Ctrl-C / SIGTERM.")] = 0,
     rate: Rate = 100.0,
@@ -172,7 +171,7 @@ def produce(
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def analytics(
     app_name: AppName = None,
     delivery: DeliveryOpt = None,
@@ -232,7 +231,7 @@ WHAT = ("destination", "errors", "aggregates", "all")
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def tail(
     what: Annotated[str, typer.Argument(help=f"Which output: {', '.join(WHAT)}.")] = "all",
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="Print the last N lines.")] = 20,

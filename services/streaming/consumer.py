@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from lambdas.stream_analytics.engine import Analytics, BatchOutput, window_documents
 from lambdas.stream_analytics.events import StreamRecord, from_get_records
 from lambdas.stream_analytics.windows import WindowConfig, WindowState
-from services.streaming.config import StreamingSettings
+from services.settings import StreamingSettings
 from services.streaming.delivery.base import DeliveryPump
 from services.streaming.state import LedgerEntry, StateStore
 from services.streaming.streams import list_shards

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.objectstore import ObjectStore, S3Uri
-from services.streaming.config import StreamingSettings
+from services.settings import StreamingSettings
 
 
 @dataclass

@@ -25,8 +25,7 @@ from producers.stream.source import from_url
 from services import aws, lambda_package
 from services.console import make_console
 from services.objectstore import ObjectStore
-from services.settings import Settings
-from services.streaming.config import StreamingSettings
+from services.settings import Settings, StreamingSettings
 from services.streaming.consumer import StreamConsumer, window_config
 from services.streaming.delivery.base import Delivery, DeliveryPump
 from services.streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream

@@ -28,8 +28,14 @@ from deploy.aws.promote import apply, destroy, plan
 from producers.stream.records import RecordKind, UserGenerator
 from services.aws import client
 from services.objectstore import ObjectStore
-from services.settings import AwsSettings, DeploySettings, S3Settings, Settings, StackSettings
-from services.streaming.config import StreamingSettings
+from services.settings import (
+    AwsSettings,
+    DeploySettings,
+    S3Settings,
+    Settings,
+    StackSettings,
+    StreamingSettings,
+)
 from services.streaming.outputs import read_outputs
 from services.streaming.pipeline import RunRequest, StreamRun, prepare
 from services.streaming.streams import StreamError

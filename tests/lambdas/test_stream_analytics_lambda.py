@@ -16,8 +16,7 @@ import pytest
 
 from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
-from services.settings import Settings
-from services.streaming.config import StreamingSettings
+from services.settings import Settings, StreamingSettings
 from services.streaming.delivery.firehose import ensure_delivery_stream
 from tests.streaming.conftest import cleanup, make_cfg
 

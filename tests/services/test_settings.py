@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from services.settings import Profile, Settings
-from services.streaming.config import StreamingSettings
 
 pytestmark = pytest.mark.unit
 
@@ -16,7 +15,7 @@ def test_embedded_profile_points_at_the_local_emulator_and_servers(monkeypatch: 
     assert s.profile is Profile.EMBEDDED
     assert s.aws.endpoint_url == "http://127.0.0.1:4566"
     assert s.hql.engine == "duckdb" and s.redshift.loader == "copy_stdin"
-    assert StreamingSettings().delivery == "local"
+    assert s.stream.delivery == "local"
 
 
 def test_aws_profile_uses_real_services_and_no_stored_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +23,7 @@ def test_aws_profile_uses_real_services_and_no_stored_credentials(monkeypatch: p
     s = Settings()
     assert s.aws.endpoint_url is None and s.aws.access_key_id is None
     assert s.redshift.loader == "copy_s3" and s.hql.engine == "hiveserver2"
-    assert StreamingSettings().delivery == "firehose"
+    assert s.stream.delivery == "firehose"
 
 
 def test_environment_overrides_the_profile_file(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +34,7 @@ def test_environment_overrides_the_profile_file(monkeypatch: pytest.MonkeyPatch)
     s = Settings()
     assert s.hql.engine == "spark" and s.s3.raw_bucket == "my-raw"
     assert s.s3.max_concurrency == 10  # the rest of the [s3] table still comes from the profile
-    assert StreamingSettings().delivery == "local"
+    assert s.stream.delivery == "local"
 
 
 def test_unknown_profile_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,8 +15,7 @@ from botocore.exceptions import ClientError
 
 from services import aws
 from services.objectstore import ObjectStore
-from services.settings import Settings
-from services.streaming.config import BufferingHints, StreamingSettings
+from services.settings import BufferingHints, Settings, StreamingSettings
 
 
 def make_cfg(settings: Settings, state_dir: Path, **overrides: object) -> StreamingSettings:

@@ -19,8 +19,7 @@ import pytest
 from producers.stream.kinesis import KinesisProducer, ProduceReport
 from producers.stream.records import ProducedRecord, RecordKind, UserGenerator, to_iso
 from services.objectstore import ObjectStore
-from services.settings import Settings
-from services.streaming.config import StreamingSettings
+from services.settings import Settings, StreamingSettings
 from services.streaming.consumer import StreamConsumer
 from services.streaming.outputs import read_outputs
 from services.streaming.pipeline import open_consumer, prepare, reject_sink

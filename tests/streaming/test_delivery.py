@@ -17,8 +17,7 @@ from pydantic import ValidationError
 
 from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
-from services.settings import Settings
-from services.streaming.config import BufferingHints, DeliveryStreamConfig, StreamingSettings
+from services.settings import BufferingHints, DeliveryStreamConfig, Settings, StreamingSettings
 from services.streaming.delivery import prefix
 from services.streaming.delivery.base import DeliveryPump
 from services.streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream

@@ -12,8 +12,7 @@ from lambdas.stream_analytics.batching import Backoff, chunks
 from producers.stream.kinesis import MAX_BATCH_BYTES, KinesisProducer, Rejected, TokenBucket
 from producers.stream.records import ProducedRecord, RecordKind, UserGenerator
 from services import aws
-from services.settings import Settings
-from services.streaming.config import StreamingSettings
+from services.settings import Settings, StreamingSettings
 from services.streaming.streams import ensure_stream, list_shards
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from services.objectstore import ObjectStore, S3Uri
-from services.settings import Settings
+from services.settings import Settings, StreamingSettings
 from services.streaming.cli import app
-from services.streaming.config import StreamingSettings
 from services.streaming.outputs import read_outputs
 from services.streaming.reconcile import check_windows
 from tests.streaming.conftest import subprocess_env
@@ -85,11 +85,9 @@ def test_rerun_with_the_same_seed_is_idempotent(
 
 
 def test_produce_and_tail_from_the_typer_app(
-    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, monkeypatch: pytest.MonkeyPatch
+    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, settings_env: Callable[..., None]
 ) -> None:
-    for key, value in subprocess_env(stack, stream_cfg).items():
-        if key.startswith("BDML_"):
-            monkeypatch.setenv(key, value)
+    settings_env(**{k: v for k, v in subprocess_env(stack, stream_cfg).items() if k.startswith("BDML_")})
     runner = CliRunner()
     produced = runner.invoke(app, ["produce", "--records", "50", "--rate", "500", "--seed", "3"])
     assert produced.exit_code == 0, produced.output
@@ -107,11 +105,9 @@ def test_produce_and_tail_from_the_typer_app(
 
 
 def test_tail_prints_the_last_lines_newest_last_and_says_when_there_is_nothing(
-    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, monkeypatch: pytest.MonkeyPatch
+    stack: Settings, store: ObjectStore, stream_cfg: StreamingSettings, settings_env: Callable[..., None]
 ) -> None:
-    for key, value in subprocess_env(stack, stream_cfg).items():
-        if key.startswith("BDML_"):
-            monkeypatch.setenv(key, value)
+    settings_env(**{k: v for k, v in subprocess_env(stack, stream_cfg).items() if k.startswith("BDML_")})
     runner, bucket = CliRunner(), stream_cfg.bucket_name(stack)
     nothing = runner.invoke(app, ["tail"])
     assert nothing.exit_code == 0 and "nothing delivered under" in nothing.output
@@ -126,7 +122,7 @@ def test_tail_prints_the_last_lines_newest_last_and_says_when_there_is_nothing(
     future = runner.invoke(app, ["tail", "--since", "2999-01-01T00:00:00"])
     assert "nothing delivered under" in future.output and "since 2999" in future.output
     assert runner.invoke(app, ["tail", "--since", "yesterday"]).exit_code == 2
-    monkeypatch.setenv("BDML_STREAM__BUCKET", "bdml-no-such-bucket-here")
+    settings_env(BDML_STREAM__BUCKET="bdml-no-such-bucket-here")
     missing = runner.invoke(app, ["tail"])
     assert missing.exit_code == 1 and "bucket bdml-no-such-bucket-here does not exist yet" in missing.output
 
@@ -163,7 +159,7 @@ def test_analytics_stopping_delivers_its_last_windows_and_the_next_run_counts_on
 
 
 @pytest.mark.unit
-def test_no_consumer_beside_the_deployed_analytics_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BDML_STREAM__ANALYTICS", "lambda")
+def test_no_consumer_beside_the_deployed_analytics_lambda(settings_env: Callable[..., None]) -> None:
+    settings_env(BDML_STREAM__ANALYTICS="lambda")
     result = CliRunner().invoke(app, ["analytics", "--until-idle", "1"])
     assert result.exit_code == 2 and "deployed Lambda" in result.output

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.streaming.config import DeliveryStreamConfig
+from services.settings import DeliveryStreamConfig
 from services.streaming.state import OutboxBatch, Pending, StateStore
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.stream_analytics.firehose_sink import MAX_BATCH_BYTES, put_batch
-from services.streaming.config import DeliveryStreamConfig
+from services.settings import DeliveryStreamConfig
 from services.streaming.delivery.base import Receipt
 from services.streaming.state import OutboxBatch, Pending
 

@@ -33,7 +33,7 @@ from lambdas.firehose_transform.contract import (
     check_response,
 )
 from services.objectstore import MB, ObjectStore
-from services.streaming.config import DeliveryStreamConfig
+from services.settings import DeliveryStreamConfig
 from services.streaming.delivery import prefix
 from services.streaming.delivery.base import Receipt
 from services.streaming.state import OutboxBatch, OutboxRecord, Pending
