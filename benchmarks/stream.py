@@ -26,9 +26,12 @@ sys.path.insert(0, str(REPO))
 from producers.stream.records import RecordKind  # noqa: E402
 from services import aws  # noqa: E402
 from services.objectstore import ObjectStore, S3Uri  # noqa: E402
-from services.settings import get_settings  # noqa: E402
+from services.settings import (  # noqa: E402
+    BufferingHints,
+    StreamingSettings,
+    get_settings,
+)
 from services.stack.process import listener_pid  # noqa: E402
-from services.streaming.config import BufferingHints, StreamingSettings  # noqa: E402
 from services.streaming.pipeline import RunReport, RunRequest, StreamRun  # noqa: E402
 from services.streaming.state import StateStore  # noqa: E402
 
