@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 BIN := .venv/bin
 BDML := $(BIN)/bdml
-PACKAGES := services hive producers lambdas ml webapp deploy
+PACKAGES := services hive streaming producers lambdas ml webapp deploy
 # mypy rejects a folder that holds no Python file yet: check the packages that have code.
 MYPY_PATHS = $(foreach p,$(PACKAGES),$(if $(shell find $(p) -name '*.py' -print -quit 2>/dev/null),$(p)))
 PYTEST_ARGS ?=

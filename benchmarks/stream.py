@@ -32,8 +32,8 @@ from services.settings import (  # noqa: E402
     get_settings,
 )
 from services.stack.process import listener_pid  # noqa: E402
-from services.streaming.pipeline import RunReport, RunRequest, StreamRun  # noqa: E402
-from services.streaming.state import StateStore  # noqa: E402
+from streaming.job import RunReport, RunRequest, StreamRun  # noqa: E402
+from streaming.state import StateStore  # noqa: E402
 
 TARGET_RPS = 5_000
 TARGET_P95_S = 2.0

@@ -29,10 +29,10 @@ from services.reconcile import ReconciliationError
 from services.runs_cli import runs as runs_command
 from services.stack import cli as stack_cli
 from services.stack.common import StackError
-from services.streaming.cli import app as stream_app
-from services.streaming.delivery.prefix import PrefixError
-from services.streaming.streams import StreamError
 from services.warehouse.schema import LoadError
+from streaming.cli import app as stream_app
+from streaming.delivery.prefix import PrefixError
+from streaming.streams import StreamError
 from webapp.api_client import ApiError
 from webapp.cli import web as web_command
 
@@ -92,7 +92,7 @@ def demo() -> None:
     """Run every pipeline on small data against the active profile (embedded by default)."""
     from hive.cli import run as batch_run
     from ml.cli import run as ml_run
-    from services.streaming.cli import run as stream_run
+    from streaming.cli import run as stream_run
     from webapp.demo import demo_upload
 
     batch_run(acquisitions=20_000, performance=200_000)

@@ -4,7 +4,7 @@ Firehose invokes the processor with ``{invocationId, deliveryStreamArn, region, 
 record is ``{recordId, approximateArrivalTimestamp (epoch ms), data (base64)}``; the function must answer
 ``{records[]}`` with ``{recordId, result: Ok|Dropped|ProcessingFailed, data (base64)}`` for every input
 id exactly once. Both sides of that exchange are here: the handler builds responses with it and our local
-delivery stream (services.streaming.delivery.local) checks responses with it, so the two cannot drift.
+delivery stream (streaming.delivery.local) checks responses with it, so the two cannot drift.
 
 Standard library only: this module ships inside the Lambda zip.
 """

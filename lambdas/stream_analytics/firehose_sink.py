@@ -1,6 +1,6 @@
 """put_record_batch within Firehose's limits (≤ 500 records and ≤ 4 MiB per call, a record ≤ 1,000 KiB),
 retrying the entries a partial failure names (FailedPutCount) with backoff. Used by the Lambda host and by
-the FirehoseDelivery adapter of the local consumer (services.streaming.delivery.firehose)."""
+the FirehoseDelivery adapter of the local consumer (streaming.delivery.firehose)."""
 
 from __future__ import annotations
 

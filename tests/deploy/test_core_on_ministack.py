@@ -36,9 +36,9 @@ from services.settings import (
     StackSettings,
     StreamingSettings,
 )
-from services.streaming.outputs import read_outputs
-from services.streaming.pipeline import RunRequest, StreamRun, prepare
-from services.streaming.streams import StreamError
+from streaming.job import RunRequest, StreamRun, prepare
+from streaming.outputs import read_outputs
+from streaming.streams import StreamError
 from webapp.app import create_app
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings, StreamingSettings
-from services.streaming.delivery.firehose import ensure_delivery_stream
+from streaming.delivery.firehose import ensure_delivery_stream
 from tests.streaming.conftest import cleanup, make_cfg
 
 pytestmark = pytest.mark.integration

@@ -20,11 +20,11 @@ from producers.stream.kinesis import KinesisProducer, ProduceReport
 from producers.stream.records import ProducedRecord, RecordKind, UserGenerator, to_iso
 from services.objectstore import ObjectStore
 from services.settings import Settings, StreamingSettings
-from services.streaming.consumer import StreamConsumer
-from services.streaming.outputs import read_outputs
-from services.streaming.pipeline import open_consumer, prepare, reject_sink
-from services.streaming.reconcile import reconcile
-from services.streaming.state import StateStore
+from streaming.consumer import StreamConsumer
+from streaming.job import open_consumer, prepare, reject_sink
+from streaming.outputs import read_outputs
+from streaming.reconcile import reconcile
+from streaming.state import StateStore
 from tests.streaming.conftest import subprocess_env
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def _processed(db_path: Path) -> int:
 
 def _analytics(settings: Settings, cfg: StreamingSettings, log: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "services.streaming.cli", "analytics", *args],
+        [sys.executable, "-m", "streaming.cli", "analytics", *args],
         env=subprocess_env(settings, cfg),
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

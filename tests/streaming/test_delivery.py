@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import BufferingHints, DeliveryStreamConfig, Settings, StreamingSettings
-from services.streaming.delivery import prefix
-from services.streaming.delivery.base import DeliveryPump
-from services.streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream
-from services.streaming.delivery.local import LocalDeliveryStream
-from services.streaming.state import Pending, StateStore
+from streaming.delivery import prefix
+from streaming.delivery.base import DeliveryPump
+from streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream
+from streaming.delivery.local import LocalDeliveryStream
+from streaming.state import Pending, StateStore
 
 
 def user_doc(age: int = 30) -> dict[str, Any]:

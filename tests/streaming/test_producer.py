@@ -13,7 +13,7 @@ from producers.stream.kinesis import MAX_BATCH_BYTES, KinesisProducer, Rejected,
 from producers.stream.records import ProducedRecord, RecordKind, UserGenerator
 from services import aws
 from services.settings import Settings, StreamingSettings
-from services.streaming.streams import ensure_stream, list_shards
+from streaming.streams import ensure_stream, list_shards
 
 
 class FlakyKinesis:

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings, StreamingSettings
-from services.streaming.cli import app
-from services.streaming.outputs import read_outputs
-from services.streaming.reconcile import check_windows
+from streaming.cli import app
+from streaming.outputs import read_outputs
+from streaming.reconcile import check_windows
 from tests.streaming.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def _entry_point() -> list[str]:
     return (
         [sys.executable, "-m", "services", "stream"]
         if mounted
-        else [sys.executable, "-m", "services.streaming.cli"]
+        else [sys.executable, "-m", "streaming.cli"]
     )
 
 
@@ -144,8 +144,8 @@ def test_analytics_stopping_delivers_its_last_windows_and_the_next_run_counts_on
 
     # A consumer killed before it could fire its windows leaves them in its state: the next run
     # delivers them first and counts only the records it produced.
-    from services.streaming.pipeline import open_consumer, prepare
-    from services.streaming.state import StateStore
+    from streaming.job import open_consumer, prepare
+    from streaming.state import StateStore
 
     again = _stream(stack, stream_cfg, "produce", "--records", "100", "--rate", "1000", "--seed", "9")
     assert again.returncode == 0, again.stderr[-3000:]

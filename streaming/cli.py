@@ -1,6 +1,6 @@
 """`bdml stream …`: run the whole streaming pipeline once and reconcile it, or run its parts for as long as
 you like (produce, analytics, tail). Mounted on the root CLI as ``bdml stream``; runnable alone as
-``python -m services.streaming.cli``."""
+``python -m streaming.cli``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
 from services.settings import BufferingHints, StreamingSettings, get_settings
 from services.stack.cli import needs_stack
-from services.streaming.pipeline import (
+from streaming.job import (
     RunReport,
     RunRequest,
     StreamRun,
@@ -31,8 +31,8 @@ from services.streaming.pipeline import (
     records_source,
     reject_sink,
 )
-from services.streaming.state import StateStore
-from services.streaming.streams import ensure_stream
+from streaming.state import StateStore
+from streaming.streams import ensure_stream
 
 app = typer.Typer(
     help="Streaming pipeline: producer → Kinesis → stream SQL → Firehose + Lambda → S3.", no_args_is_help=True

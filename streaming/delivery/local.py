@@ -34,9 +34,9 @@ from lambdas.firehose_transform.contract import (
 )
 from services.objectstore import MB, ObjectStore
 from services.settings import DeliveryStreamConfig
-from services.streaming.delivery import prefix
-from services.streaming.delivery.base import Receipt
-from services.streaming.state import OutboxBatch, OutboxRecord, Pending
+from streaming.delivery import prefix
+from streaming.delivery.base import Receipt
+from streaming.state import OutboxBatch, OutboxRecord, Pending
 
 log = logging.getLogger(__name__)
 PROCESSING_FAILED = ("Lambda.ProcessingFailedStatus", "ProcessingFailed status set for record")

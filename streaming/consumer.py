@@ -28,9 +28,9 @@ from lambdas.stream_analytics.engine import Analytics, BatchOutput, window_docum
 from lambdas.stream_analytics.events import StreamRecord, from_get_records
 from lambdas.stream_analytics.windows import WindowConfig, WindowState
 from services.settings import StreamingSettings
-from services.streaming.delivery.base import DeliveryPump
-from services.streaming.state import LedgerEntry, StateStore
-from services.streaming.streams import list_shards
+from streaming.delivery.base import DeliveryPump
+from streaming.state import LedgerEntry, StateStore
+from streaming.streams import list_shards
 
 log = logging.getLogger(__name__)
 OUTBOX_RETENTION_S = 24 * 3600

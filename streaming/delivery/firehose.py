@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from lambdas.stream_analytics.firehose_sink import MAX_BATCH_BYTES, put_batch
 from services.settings import DeliveryStreamConfig
-from services.streaming.delivery.base import Receipt
-from services.streaming.state import OutboxBatch, Pending
+from streaming.delivery.base import Receipt
+from streaming.state import OutboxBatch, Pending
 
 
 class FirehoseDelivery:

@@ -14,7 +14,7 @@ from typing import Any
 
 from producers.stream.kinesis import ProduceReport
 from services.reconcile import ReconciliationError, StepReport
-from services.streaming.outputs import Outputs
+from streaming.outputs import Outputs
 
 ERROR_OUTCOMES = frozenset({"error", "late"})
 

@@ -26,14 +26,14 @@ from services import aws, lambda_package
 from services.console import make_console
 from services.objectstore import ObjectStore
 from services.settings import Settings, StreamingSettings
-from services.streaming.consumer import StreamConsumer, window_config
-from services.streaming.delivery.base import Delivery, DeliveryPump
-from services.streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream
-from services.streaming.delivery.local import LocalDeliveryStream
-from services.streaming.outputs import Outputs, read_outputs, read_windows
-from services.streaming.reconcile import Reconciliation, check_windows, reconcile
-from services.streaming.state import StateStore
-from services.streaming.streams import StreamError, ensure_stream
+from streaming.consumer import StreamConsumer, window_config
+from streaming.delivery.base import Delivery, DeliveryPump
+from streaming.delivery.firehose import FirehoseDelivery, ensure_delivery_stream
+from streaming.delivery.local import LocalDeliveryStream
+from streaming.outputs import Outputs, read_outputs, read_windows
+from streaming.reconcile import Reconciliation, check_windows, reconcile
+from streaming.state import StateStore
+from streaming.streams import StreamError, ensure_stream
 
 STALL_TIMEOUT_S = 120.0
 

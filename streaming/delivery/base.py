@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.settings import DeliveryStreamConfig
-from services.streaming.state import OutboxBatch, Pending, StateStore
+from streaming.state import OutboxBatch, Pending, StateStore
 
 
 @dataclass
