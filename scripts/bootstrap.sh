@@ -3,6 +3,7 @@
 #   1. system packages (Debian/Ubuntu): mariadb-server, postgresql, default-jdk-headless
 #   2. .venv (Python 3.11) with the project (editable, extras spark+dev) and sagemaker_pyspark's S3A jars,
 #      reinstalled only when pyproject.toml changed (stamp file .venv/.installed-<sha of pyproject.toml>).
+#   3. dclint (npm, pinned) into .bdml/tools for the compose file's lint, when npm is there.
 # Idempotent and quiet; under 5 s when everything is present.
 # Environment: PYTHON=<interpreter> to pick Python 3.11; BDML_SKIP_SYSTEM=1 to skip step 1 (compose users).
 set -euo pipefail
@@ -89,4 +90,16 @@ if [[ ! -f $stamp ]]; then
     rm -f .venv/.installed-*
     touch "$stamp"
     say "Python packages installed"
+fi
+
+# --- 3. dclint (the Compose Specification linter the compose tests run), in a project-local folder ----------
+dclint_version=3.1.0
+if command -v npm >/dev/null && [[ $(.bdml/tools/node_modules/.bin/dclint --version 2>/dev/null) != "$dclint_version" ]]; then
+    mkdir -p .bdml/tools .bdml/logs
+    log=.bdml/logs/npm-dclint.log
+    say "installing dclint $dclint_version into .bdml/tools (log: $log)"
+    if ! npm install --prefix .bdml/tools --no-audit --no-fund --silent "dclint@$dclint_version" >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "npm install dclint failed (full log: $log)"
+    fi
 fi

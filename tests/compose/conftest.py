@@ -1,23 +1,31 @@
-"""Helpers for the compose-profile tests: is a Docker engine / the compose plugin here, where are the files,
-and a YAML loader that works without PyYAML (the project does not depend on it)."""
+"""Helpers for the compose-profile tests: is a Docker engine / the compose plugin here, where the files are,
+and how compose reads them."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
-import json
-import re
+import os
 import shutil
+import socket
 import subprocess
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import unquote, urlsplit
+
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 COMPOSE_PROFILE = REPO_ROOT / "services" / "profiles" / "compose.toml"
 HIVE_SITE = REPO_ROOT / "docker" / "hive" / "hive-site.xml"
+DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
+ENV_EXAMPLE = REPO_ROOT / ".env.example"
 
 NO_ENGINE_REASON = (
     "no Docker engine answers here (the docker CLI is only a client); run on a machine with Docker"
@@ -78,161 +86,108 @@ def parse_dsn(dsn: str) -> Dsn:
 
 
 def load_yaml(text: str) -> Any:
-    """PyYAML when installed, else the strict subset parser below (never a silent misparse)."""
-    try:
-        import yaml
-    except ImportError:
-        return parse_yaml_subset(text)
+    """compose.yaml as Compose reads it (anchors and ``<<`` merges resolved), interpolation left as text."""
     return yaml.safe_load(text)
 
 
-# --- a strict parser for the YAML subset compose.yaml keeps to -------------------------------------------
-# Block mappings, block lists of scalars, JSON-compatible flow collections, quoted or plain scalars, comments.
-# Anything else (anchors, tags, multi-line strings, lists of mappings, YAML 1.1 yes/no booleans) raises, so
-# a file that drifts outside the subset fails loudly instead of being read wrongly.
+def load_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a .env file (comments and blank lines skipped), as compose reads them."""
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
 
-_INT = re.compile(r"^[-+]?[0-9]+$")
-_FLOAT = re.compile(r"^[-+]?([0-9]+\.[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$")
-_AMBIGUOUS = {"yes", "no", "on", "off", "y", "n"}
+
+def compose_env_file() -> Path:
+    """The developer's .env when there is one, else the checked-in example with the same names."""
+    env = REPO_ROOT / ".env"
+    return env if env.is_file() else ENV_EXAMPLE
+
+
+def compose_command(*args: str, project: str | None = None) -> list[str]:
+    base = ["docker", "compose", "--env-file", str(compose_env_file()), "-f", str(COMPOSE_FILE)]
+    return [*base, *(["-p", project] if project else []), *args]
+
+
+# --- a compose stack for the testcontainers suites ---------------------------------------------------------
+
+# The host-port variables of compose.yaml: each suite gets free ports, so it runs beside the embedded stack.
+PORT_VARS = {
+    "localstack": ("BDML_LOCALSTACK_PORT",),
+    "mysql": ("BDML_MYSQL_PORT",),
+    "postgres": ("BDML_POSTGRES_PORT",),
+    "hive": ("BDML_HIVE_PORT", "BDML_HIVE_UI_PORT"),
+    "model-server": ("BDML_MODEL_SERVER_PORT",),
+    "webapp": ("BDML_WEB_PORT",),
+}
+API_ID = "bdmlclassify"  # init's --api-id in compose.yaml
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
-class _Line:
-    indent: int
-    text: str
-    number: int
+class Stack:
+    """A running compose project: its host ports, and the BDML_* environment that points the host-side CLI
+    at it (compose.toml's endpoints with these ports)."""
+
+    project: str
+    ports: dict[str, int]
+    password: str
+
+    def port(self, var: str) -> int:
+        return self.ports[var]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        p, pw = self.ports, self.password
+        aws = f"http://127.0.0.1:{p['BDML_LOCALSTACK_PORT']}"
+        return {
+            **os.environ,
+            "BDML_PROFILE": "compose",
+            "BDML_AWS__ENDPOINT_URL": aws,
+            "BDML_MYSQL__DSN": f"mysql://root:{pw}@127.0.0.1:{p['BDML_MYSQL_PORT']}/bdml",
+            "BDML_REDSHIFT__DSN": f"postgresql://postgres:{pw}@127.0.0.1:{p['BDML_POSTGRES_PORT']}/bdml",
+            "BDML_HQL__HIVESERVER2_PORT": str(p["BDML_HIVE_PORT"]),
+            "BDML_WEB__API_URL": f"{aws}/_aws/execute-api/{API_ID}/local/classify",
+            **extra,
+        }
+
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            compose_command(*args, project=self.project),
+            cwd=REPO_ROOT,
+            env={**os.environ, **{k: str(v) for k, v in self.ports.items()}, "BDML_NETWORK": self.project},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
-class YamlSubsetError(ValueError):
-    pass
+@contextlib.contextmanager
+def compose_stack(*services: str, build: bool = False) -> Iterator[Stack]:
+    """``docker compose up --wait`` of ``services`` (and what they depend on) under a project and network of
+    their own, on free host ports; ``down -v`` afterwards, so a developer's `bdml` stack is never touched."""
+    from testcontainers.compose import DockerCompose
 
-
-def parse_yaml_subset(text: str) -> Any:
-    lines: list[_Line] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        content = _strip_comment(raw).rstrip()
-        if not content.strip():
-            continue
-        stripped = content.lstrip(" ")
-        if stripped.startswith("\t"):
-            raise YamlSubsetError(f"line {number}: tab indentation")
-        if stripped in ("---", "..."):
-            raise YamlSubsetError(f"line {number}: multiple documents are outside the subset")
-        lines.append(_Line(len(content) - len(stripped), stripped, number))
-    if not lines:
-        return None
-    value, pos = _block(lines, 0, lines[0].indent)
-    if pos != len(lines):
-        raise YamlSubsetError(f"line {lines[pos].number}: unexpected indentation")
-    return value
-
-
-def _strip_comment(line: str) -> str:
-    quote: str | None = None
-    i = 0
-    while i < len(line):
-        ch = line[i]
-        if quote == '"' and ch == "\\":
-            i += 2
-            continue
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'" and (i == 0 or line[i - 1] in " [{,:-"):
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i]
-        i += 1
-    return line
-
-
-def _block(lines: list[_Line], pos: int, indent: int) -> tuple[Any, int]:
-    if lines[pos].text == "-" or lines[pos].text.startswith("- "):
-        return _sequence(lines, pos, indent)
-    return _mapping(lines, pos, indent)
-
-
-def _sequence(lines: list[_Line], pos: int, indent: int) -> tuple[list[Any], int]:
-    items: list[Any] = []
-    while pos < len(lines) and lines[pos].indent == indent and lines[pos].text.startswith("- "):
-        item = lines[pos].text[2:].strip()
-        if _split_key(item) is not None:
-            raise YamlSubsetError(f"line {lines[pos].number}: lists of mappings are outside the subset")
-        items.append(_scalar(item, lines[pos].number))
-        pos += 1
-    return items, pos
-
-
-def _mapping(lines: list[_Line], pos: int, indent: int) -> tuple[dict[str, Any], int]:
-    result: dict[str, Any] = {}
-    while pos < len(lines) and lines[pos].indent == indent:
-        line = lines[pos]
-        split = _split_key(line.text)
-        if split is None:
-            raise YamlSubsetError(f"line {line.number}: expected 'key: value', got {line.text!r}")
-        raw_key, rest = split
-        key = _scalar(raw_key, line.number)
-        if not isinstance(key, str):
-            raise YamlSubsetError(f"line {line.number}: only string keys are in the subset")
-        if key in result:
-            raise YamlSubsetError(f"line {line.number}: duplicate key {key!r}")
-        pos += 1
-        if rest:
-            result[key] = _scalar(rest, line.number)
-        elif pos < len(lines) and lines[pos].indent > indent:
-            result[key], pos = _block(lines, pos, lines[pos].indent)
-        elif pos < len(lines) and lines[pos].indent == indent and lines[pos].text.startswith("- "):
-            result[key], pos = _sequence(lines, pos, indent)  # YAML allows a list level with its key
-        else:
-            result[key] = None
-    if pos < len(lines) and lines[pos].indent > indent:
-        raise YamlSubsetError(f"line {lines[pos].number}: unexpected indentation")
-    return result, pos
-
-
-def _split_key(text: str) -> tuple[str, str] | None:
-    """Split ``key: rest`` at the first ': ' (or a trailing ':') outside quotes; None if not a mapping."""
-    quote: str | None = None
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'" and i == 0:
-            quote = ch
-        elif ch in "[{" and i == 0:
-            return None
-        elif ch == ":" and (i + 1 == len(text) or text[i + 1] == " "):
-            return text[:i].strip(), text[i + 1 :].strip()
-    return None
-
-
-def _scalar(text: str, number: int) -> Any:
-    if text.startswith('"'):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise YamlSubsetError(f"line {number}: double-quoted scalar outside the subset: {text}") from exc
-        return value
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'"):
-            raise YamlSubsetError(f"line {number}: unterminated single-quoted scalar")
-        return text[1:-1].replace("''", "'")
-    if text.startswith(("[", "{")):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise YamlSubsetError(f"line {number}: flow collections must be JSON-compatible: {text}") from exc
-    if text[0] in "&*!|>%@`?":
-        raise YamlSubsetError(f"line {number}: {text[0]!r} is outside the subset")
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "~"):
-        return None
-    if lowered in _AMBIGUOUS:
-        raise YamlSubsetError(f"line {number}: quote {text!r}: YAML 1.1 reads it as a boolean")
-    if _INT.match(text):
-        return int(text)
-    if _FLOAT.match(text):
-        return float(text)
-    return text
+    project = f"bdml-test-{uuid.uuid4().hex[:8]}"
+    ports = {var: free_port() for names in PORT_VARS.values() for var in names}
+    env = {**{k: str(v) for k, v in ports.items()}, "COMPOSE_PROJECT_NAME": project, "BDML_NETWORK": project}
+    password = load_env_file(compose_env_file())["BDML_DB_PASSWORD"]
+    with mock.patch.dict(os.environ, env):  # testcontainers runs `docker compose` with this environment
+        stack = DockerCompose(
+            REPO_ROOT,
+            compose_file_name="compose.yaml",
+            env_file=str(compose_env_file()),
+            services=list(services),
+            build=build,
+            wait=True,
+        )
+        with stack:
+            yield Stack(project, ports, password)
