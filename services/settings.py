@@ -104,6 +104,9 @@ class WebSettings(BaseModel):
 
     api_url: str | None = None
     api_key: SecretStr | None = None
+    # The web app's own address when it runs elsewhere (a container): `bdml demo` uploads through it.
+    # None: the demo starts the app in its own process.
+    url: str | None = None
 
 
 class DeploySettings(BaseModel):
