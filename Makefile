@@ -39,10 +39,12 @@ demo: up
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(MYPY_PATHS)
+	$(BIN)/lint-imports
 
 test: up
 	$(BIN)/ruff check .
 	$(BIN)/mypy $(MYPY_PATHS)
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: up
