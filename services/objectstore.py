@@ -85,7 +85,15 @@ class ObjectStore:
                     yield S3Uri(prefix.bucket, obj["Key"]), int(obj["Size"]), modified
 
     def read(self, uri: S3Uri) -> bytes:
-        return bytes(self.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read())
+        return bytes(self.open(uri).read())
+
+    def open(self, uri: S3Uri) -> Readable:
+        """The object's body as a stream (read it in chunks: it is not held in memory)."""
+        body: Readable = self.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+        return body
+
+    def put_bytes(self, dest: S3Uri, body: bytes) -> None:
+        self.s3.put_object(Bucket=dest.bucket, Key=dest.key, Body=body)
 
     def bucket_exists(self, bucket: str) -> bool:
         try:
@@ -139,7 +147,7 @@ class ObjectStore:
         self.s3.download_file(src.bucket, src.key, str(path), Config=self.transfer)
 
     def put_text(self, dest: S3Uri, text: str) -> None:
-        self.s3.put_object(Bucket=dest.bucket, Key=dest.key, Body=text.encode("utf-8"))
+        self.put_bytes(dest, text.encode("utf-8"))
 
 
 def inside(folder: Path, relative: str) -> Path:

@@ -36,7 +36,7 @@ class Outputs:
 
 
 def _lines(store: ObjectStore, uri: S3Uri) -> Iterator[bytes]:
-    body = store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    body = store.read(uri)
     return (line for line in body.splitlines() if line.strip())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,11 @@ class MemoryStore(ObjectStore):
     def upload(self, path: Path, dest: S3Uri, progress: Progress | None = None) -> None:
         self.objects[(dest.bucket, dest.key)] = path.read_bytes()
 
-    def put_text(self, dest: S3Uri, text: str) -> None:
-        self.objects[(dest.bucket, dest.key)] = text.encode()
+    def put_bytes(self, dest: S3Uri, body: bytes) -> None:
+        self.objects[(dest.bucket, dest.key)] = body
 
-    def read(self, uri: S3Uri) -> bytes:
-        return self.objects[(uri.bucket, uri.key)]
+    def open(self, uri: S3Uri) -> Readable:
+        return io.BytesIO(self.objects[(uri.bucket, uri.key)])
 
     def download(self, src: S3Uri, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

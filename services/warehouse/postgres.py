@@ -98,7 +98,7 @@ class CopyStdinLoader:
         return report.check()
 
     def _copy_object(self, cur: psycopg.Cursor[Any], copy_sql: str, uri: S3Uri) -> int:
-        body = self.store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+        body = self.store.open(uri)
         lines = 0
         with cur.copy(copy_sql) as copy:
             for chunk in iter(lambda: body.read(CHUNK), b""):

@@ -32,7 +32,7 @@ from lambdas.firehose_transform.contract import (
     TransformationResponse,
     check_response,
 )
-from services.objectstore import MB, ObjectStore
+from services.objectstore import MB, ObjectStore, S3Uri
 from services.settings import DeliveryStreamConfig
 from streaming.delivery import prefix
 from streaming.delivery.base import Receipt
@@ -121,7 +121,7 @@ class LocalDeliveryStream:
         return receipt
 
     def _put(self, key: str, body: bytes) -> None:
-        self.store.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+        self.store.put_bytes(S3Uri(self.bucket, key), body)
 
     # --- transformation ------------------------------------------------------------------------------
     def _chunks(self, records: tuple[OutboxRecord, ...]) -> list[tuple[OutboxRecord, ...]]:
