@@ -15,8 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from producers.freddie import generator
-from producers.freddie.generator import DIRTY_KINDS, FILE_NAMES, DirtyKind, GenerationResult, generate
+from producers.freddie.generator import (
+    DIRTY_KINDS,
+    FILE_NAMES,
+    DirtyKind,
+    GenerationResult,
+    chunks,
+    dirt,
+    generate,
+    rows,
+    values,
+)
 from producers.freddie.layouts import CANONICAL, LAYOUT_NAMES, Field, Kind, Layout, get_layout
 
 pytestmark = pytest.mark.unit
@@ -162,8 +171,8 @@ def test_loan_ids_stay_unique_beyond_ten_million() -> None:
     import numpy as np
 
     number = np.array([9_999_998, 9_999_999, 19_999_999, 10_000_000 - 1 + 10_000_000], dtype=np.int64)
-    first_pi = np.full(4, generator._month(2017, 3), dtype=np.int64)
-    ids = generator._loan_ids(number, first_pi).to_pylist()
+    first_pi = np.full(4, values.month_index(2017, 3), dtype=np.int64)
+    ids = rows.loan_ids(number, first_pi).to_pylist()
     assert ids[0] == "F17Q19999999"
     assert len(set(ids)) == 3  # the last two numbers are equal
     assert all(len(i) == 12 for i in ids)
@@ -257,7 +266,7 @@ def test_performance_loss_fields_are_mostly_blank(clean: dict[str, GenerationRes
 
 def test_histories_continue_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny chunks: several loan chunks, and loan chunks whose records span several row chunks."""
-    monkeypatch.setattr(generator, "CHUNK_ROWS", 97)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 97)
     result = generate(tmp_path, "article", 300, 20_000, dirty_share=0.0)
     assert result.performance.lines == 20_000
     assert check_histories(result, "article") == 300
@@ -266,7 +275,7 @@ def test_histories_continue_across_chunks(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_long_histories_keep_ages_within_three_digits(tmp_path: Path) -> None:
-    result = generate(tmp_path, "article", 2, 2 * generator.MAX_MONTHS_PER_LOAN, dirty_share=0.0)
+    result = generate(tmp_path, "article", 2, 2 * values.MAX_MONTHS_PER_LOAN, dirty_share=0.0)
     assert not rejects(result.performance.path, get_layout("article", Kind.PERFORMANCE))
     check_histories(result, "article")
 
@@ -282,7 +291,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_bytes_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(generator, "CHUNK_ROWS", 500)
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 500)
     generate(tmp_path / "a", "release47", 2_000, 7_000, dirty_share=0.03, workers=1)
     generate(tmp_path / "b", "release47", 2_000, 7_000, dirty_share=0.03, workers=3)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
@@ -338,12 +347,12 @@ def test_no_dirty_variant_passes_validation(
     """Every variant, at every target field, of many clean lines, is rejected on every physical line
     by the job's (canonical) checks."""
     layout = layouts_of(name)[kind]
-    targets = generator._targets(layout)
+    targets = dirt.targets_for(layout)
     validator = Validator(layout, "canonical")
     lines = physical_lines(file_of(clean[name], kind))[:300]
     rnd = random.Random(1)
     for line in lines:
-        corrupted = generator._corrupt(line.encode(), dirty_kind, targets, rnd).decode()
+        corrupted = dirt.corrupt(line.encode(), dirty_kind, targets, rnd).decode()
         parts = corrupted.split("\n")
         assert len(parts) == (2 if dirty_kind is DirtyKind.EMBEDDED_NEWLINE else 1)
         for part in parts:
@@ -354,7 +363,7 @@ def test_no_dirty_variant_passes_validation(
 @pytest.mark.parametrize(("name", "kind"), LAYOUT_KINDS)
 def test_newline_targets_leave_both_halves_short(name: str, kind: Kind) -> None:
     layout = layouts_of(name)[kind]
-    targets = generator._targets(layout)
+    targets = dirt.targets_for(layout)
     assert targets.splittable and targets.names and targets.dates and targets.numbers
     for i in targets.splittable:
         assert layout.fields[i].type == "text"
@@ -364,7 +373,7 @@ def test_newline_targets_leave_both_halves_short(name: str, kind: Kind) -> None:
 @pytest.mark.parametrize(("name", "kind"), LAYOUT_KINDS)
 def test_value_faults_hit_only_fields_the_job_checks(name: str, kind: Kind) -> None:
     layout = layouts_of(name)[kind]
-    targets = generator._targets(layout)
+    targets = dirt.targets_for(layout)
     canonical = {f.name for f in CANONICAL[kind]}
     for i in (*targets.dates, *targets.numbers):
         assert layout.fields[i].name in canonical
