@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
+
+from pydantic import MySQLDsn, PostgresDsn, TypeAdapter, ValidationError
 
 DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432}
 _ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_URL_TYPES: dict[str, Any] = {"mysql": MySQLDsn, "postgresql": PostgresDsn}
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,29 @@ class Dsn:
 
 def parse_dsn(url: str, expect: str) -> Dsn:
     """Parse a database URL whose scheme must be ``expect`` ('mysql' or 'postgresql'; aliases and
-    driver suffixes such as ``mysql+pymysql`` are accepted). Raises ValueError with a readable message."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+", 1)[0].lower()
-    scheme = _ALIASES.get(scheme, scheme)
+    driver suffixes such as ``mysql+pymysql`` are accepted) with pydantic's URL types. Raises ValueError
+    with a readable message."""
+    given, sep, rest = url.partition("://")
+    scheme = _ALIASES.get(given.split("+", 1)[0].lower(), given.split("+", 1)[0].lower())
     example = f"{expect}://user[:password]@host:port/database"
-    if scheme != expect:
-        raise ValueError(f"expected a {expect} URL like {example}, got scheme {parts.scheme or '(none)'!r}")
+    if not sep or scheme != expect:
+        raise ValueError(f"expected a {expect} URL like {example}, got scheme {given if sep else '(none)'!r}")
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise ValueError(f"the port in the {expect} URL is not a number; expected {example}") from None
-    user = unquote(parts.username or "")
-    database = unquote(parts.path.lstrip("/"))
+        parsed = TypeAdapter(_URL_TYPES[expect]).validate_python(f"{expect}://{rest}")
+    except ValidationError as exc:
+        raise ValueError(f"not a {expect} URL like {example}: {exc.errors()[0]['msg']}") from None
+    host = (
+        parsed.hosts()[0]
+        if isinstance(parsed, PostgresDsn)
+        else {
+            "username": parsed.username,
+            "password": parsed.password,
+            "host": parsed.host,
+            "port": parsed.port,
+        }
+    )
+    user = unquote(host["username"] or "")
+    database = unquote((parsed.path or "").lstrip("/"))
     if not user:
         raise ValueError(f"the {expect} URL names no user; expected {example}")
     if not database or "/" in database:
@@ -61,11 +75,11 @@ def parse_dsn(url: str, expect: str) -> Dsn:
     return Dsn(
         scheme=scheme,
         user=user,
-        password=unquote(parts.password) if parts.password is not None else None,
-        host=parts.hostname or "127.0.0.1",
-        port=port,
+        password=unquote(host["password"]) if host["password"] is not None else None,
+        host=host["host"] or "127.0.0.1",
+        port=host["port"] or DEFAULT_PORTS[scheme],
         database=database,
-        options=dict(parse_qsl(parts.query, strict_parsing=False)),
+        options=dict(parse_qsl(parsed.query or "", strict_parsing=False)),
     )
 
 

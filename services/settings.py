@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from services.dsn import with_credentials
+from services.dsn import Dsn, parse_dsn, with_credentials
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +58,11 @@ class S3Settings(BaseModel):
     max_concurrency: int = 4
 
 
+def _valid_dsn(value: str, scheme: str) -> str:
+    parse_dsn(value, scheme)  # ValueError → a validation error naming the setting
+    return value
+
+
 class MySQLSettings(BaseModel):
     dsn: str = "mysql://bdml@127.0.0.1:3306/bdml"
     # A DSN without a password takes it from this file (relative: under stack.home), made on first use
@@ -66,6 +71,16 @@ class MySQLSettings(BaseModel):
     password_file: Path | None = None
     # Or from this Secrets Manager secret ({"username", "password"}), read when connecting (RDS).
     password_secret: str | None = None
+
+    @field_validator("dsn")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        return _valid_dsn(value, "mysql")
+
+    @property
+    def url(self) -> Dsn:
+        """The DSN's parts (checked when the settings were read)."""
+        return parse_dsn(self.dsn, "mysql")
 
 
 class RedshiftSettings(BaseModel):
@@ -76,6 +91,16 @@ class RedshiftSettings(BaseModel):
     loader: Literal["copy_stdin", "copy_s3"] = "copy_stdin"
     iam_role: str | None = None
     password_secret: str | None = None  # a Secrets Manager secret ({"username", "password"}), read on use
+
+    @field_validator("dsn")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        return _valid_dsn(value, "postgresql")
+
+    @property
+    def url(self) -> Dsn:
+        """The DSN's parts (checked when the settings were read)."""
+        return parse_dsn(self.dsn, "postgresql")
 
 
 class HqlSettings(BaseModel):

@@ -81,7 +81,7 @@ def test_parse_dsn(url: str, expect: str, parts: tuple[object, ...]) -> None:
         ("postgresql://u@h/db", "mysql", "expected a mysql URL"),
         ("mysql://h:3306/db", "mysql", "names no user"),
         ("mysql://u@h:3306/", "mysql", "must name one database"),
-        ("mysql://u@h:port/db", "mysql", "not a number"),
+        ("mysql://u@h:port/db", "mysql", "invalid port number"),
     ],
 )
 def test_parse_dsn_rejects(url: str, expect: str, message: str) -> None:
