@@ -164,16 +164,27 @@ def hive_compat_conf() -> dict[str, str]:
 
 
 def write_log4j_config(home: Path, level: str) -> Path:
-    """A log4j2 file at ``level``: Spark's default INFO chatter would drown the pipeline's own log."""
+    """A log4j2 file at ``level``, written to ``<home>/../logs/spark.log``: Spark's warnings belong in
+    a log file, not in the pipeline's output; only errors also reach stderr."""
     path = home / "log4j2.properties"
+    log = home.parent / "logs" / "spark.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "\n".join(
             [
                 f"rootLogger.level = {level}",
+                "rootLogger.appenderRef.file.ref = file",
                 "rootLogger.appenderRef.stderr.ref = stderr",
+                "appender.file.type = File",
+                "appender.file.name = file",
+                f"appender.file.fileName = {log}",
+                "appender.file.layout.type = PatternLayout",
+                "appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss} %p %c{1}: %m%n%ex",
                 "appender.stderr.type = Console",
                 "appender.stderr.name = stderr",
                 "appender.stderr.target = SYSTEM_ERR",
+                "appender.stderr.filter.threshold.type = ThresholdFilter",
+                "appender.stderr.filter.threshold.level = error",
                 "appender.stderr.layout.type = PatternLayout",
                 "appender.stderr.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex",
                 # Known-harmless warnings of every run: no metrics config, no schema version in a new

@@ -104,3 +104,19 @@ def test_jvm_peak_memory_is_reported(engine: SparkEngine) -> None:
         assert peak is None
         return
     assert peak is not None and 100 < peak < 64_000
+
+
+@pytest.mark.unit
+def test_spark_warnings_go_to_the_log_file_and_only_errors_to_stderr(tmp_path: Path) -> None:
+    from services.hql.spark_engine import write_log4j_config
+
+    home = tmp_path / "spark"
+    home.mkdir()
+    props = dict(
+        line.split(" = ", 1)
+        for line in write_log4j_config(home, "WARN").read_text().splitlines()
+        if " = " in line
+    )
+    assert props["rootLogger.level"] == "WARN"
+    assert props["appender.file.fileName"] == str(tmp_path / "logs" / "spark.log")
+    assert props["appender.stderr.filter.threshold.level"] == "error"
