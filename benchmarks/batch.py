@@ -1,138 +1,349 @@
-"""Batch pipeline benchmark: rows/s per step and peak memory, DuckDB at scale and a smaller Spark run.
+"""HQL step benchmark: on the same generated raw files, side by side,
 
-    python benchmarks/batch.py                       # 2M acquisitions + 10M performance (DuckDB), then Spark
-    python benchmarks/batch.py --acquisitions 200000 --performance 1000000 --no-spark
+    (a) DuckDB's own read_csv → Parquet of the raw files: no validation, the practical limit;
+    (b) our DuckDB engine running the HQL files;
+    (c) our Spark engine running the HQL files (skip with --no-spark).
 
-Uses the active profile (embedded by default: `bdml up` first) with its own buckets and databases.
-Prints a table against the design anchors and writes reports/bench-batch.json and a PNG chart.
+    python benchmarks/batch.py --acquisitions 200000 --performance 1000000
+    python benchmarks/batch.py --acquisitions 2000000 --performance 10000000 --no-spark
+
+Prints origination and performance rows/s for each, the ratio of (b) and (c) to (a) and each one's
+peak memory. Each runs in its own process, so its peak RSS is its own (Spark: the JVM's as well).
+The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
+interleaved N times and keeps each one's fastest. Uses the active profile (`bdml up`
+first) with its own buckets. Writes a JSON report under <stack home>/reports/bench/.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hive.batch import BatchJob, BatchReport, BatchRequest  # noqa: E402
-from services.settings import HqlSettings, MySQLSettings, RedshiftSettings, S3Settings, get_settings  # noqa: E402
+from hive import tables  # noqa: E402
+from producers.freddie.layouts import Kind  # noqa: E402
+from services.settings import HqlSettings, S3Settings, Settings, get_settings  # noqa: E402
 
-# (step, article's figure on EMR/AWS, our first target on 2 cores), rows/s.
-ANCHORS = {
-    "hql origination": (178_000, 350_000),
-    "hql performance": (103_000, 350_000),
-    "load mysql origination": (35_000, 80_000),
-    "load redshift performance": (120_000, 200_000),
-}
-
-
-def peak_rss_mb() -> tuple[float, float]:
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return self_kb / 1024, children_kb / 1024
+RAW_BUCKET = "bdml-bench-raw"
+PROCESSED_BUCKET = {"duckdb": "bdml-bench-processed", "spark": "bdml-bench-processed-spark"}
+STEPS = ("reference", "duckdb", "spark")
+KINDS = (Kind.ORIGINATION, Kind.PERFORMANCE)
+HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performance"}
 
 
-def run(engine: str, acquisitions: int, performance: int) -> BatchReport:
+@dataclass
+class KindResult:
+    rows: int
+    seconds: float
+    kept: int | None = None
+    rejected: int | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class StepResult:
+    step: str
+    kinds: dict[str, KindResult] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0  # the step's process
+    jvm_peak_rss_mb: float | None = None  # Spark's JVM, a separate process
+    startup_seconds: float = 0.0  # not counted in rows/s (Spark: the JVM and session)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_rss_mb + (self.jvm_peak_rss_mb or 0.0)
+
+
+def bench_settings(engine: str = "duckdb", memory_limit: str | None = None) -> Settings:
     base = get_settings()
-    settings = base.model_copy(
+    hql = {**base.hql.model_dump(), "engine": engine}
+    if memory_limit:
+        hql["duckdb_memory_limit"] = memory_limit
+    return base.model_copy(
         update={
-            "hql": HqlSettings(**{**base.hql.model_dump(), "engine": engine}),
+            "hql": HqlSettings(**hql),
             "s3": S3Settings(
                 **{
                     **base.s3.model_dump(),
-                    "raw_bucket": "bdml-bench-raw",
-                    "processed_bucket": "bdml-bench-processed",
+                    "raw_bucket": RAW_BUCKET,
+                    "processed_bucket": PROCESSED_BUCKET.get(engine, PROCESSED_BUCKET["duckdb"]),
                 }
-            ),
-            "mysql": MySQLSettings(dsn=base.mysql.dsn.rsplit("/", 1)[0] + "/bdml_bench"),
-            "redshift": RedshiftSettings(
-                **{**base.redshift.model_dump(), "dsn": base.redshift.dsn.rsplit("/", 1)[0] + "/bdml_bench"}
             ),
         }
     )
-    from services.stack import mariadb, postgres
-
-    mariadb.up(settings)  # creates the bench databases when missing
-    postgres.up(settings)
-    request = BatchRequest("article", acquisitions, performance, dirty_share=0.001, seed=11)
-    return BatchJob(settings).run(request)
 
 
-def show(report: BatchReport, label: str) -> list[dict[str, object]]:
+# --- the parent: generate, upload, run each step in its own process ------------------------------
+def prepare(args: argparse.Namespace) -> dict[str, int]:
+    from hive.batch import BatchJob, BatchReport, BatchRequest
+
+    job = BatchJob.from_settings(bench_settings())
+    request = BatchRequest(args.layout, args.acquisitions, args.performance, dirty_share=0.01, seed=7)
+    files, _ = job.sources(request, BatchReport("", ""))
+    job.upload(files)
+    for engine in PROCESSED_BUCKET:
+        job.store.ensure_bucket(PROCESSED_BUCKET[engine])
+    return {kind.value: sum(count_lines(f.path) for f in files if f.kind is kind) for kind in KINDS}
+
+
+def count_lines(path: Path) -> int:
+    """Physical lines: newlines, plus a last line without one."""
+    count, last = 0, b"\n"
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+            last = chunk[-1:]
+    return count + (last != b"\n")
+
+
+def run_step(step: str, args: argparse.Namespace) -> StepResult:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, __file__, "--step", step, "--result", str(out), "--layout", args.layout]
+        if args.duckdb_memory_limit:
+            command += ["--duckdb-memory-limit", args.duckdb_memory_limit]
+        subprocess.run(command, check=True)
+        data = json.loads(out.read_text())
+    kinds = {name: KindResult(**values) for name, values in data.pop("kinds").items()}
+    return StepResult(**data, kinds=kinds)
+
+
+def keep_best(old: StepResult | None, new: StepResult) -> StepResult:
+    """Per kind, the fastest run; the peak memory, the largest seen."""
+    if old is None:
+        return new
+    for kind, got in new.kinds.items():
+        if got.seconds < old.kinds[kind].seconds:
+            old.kinds[kind] = got
+    old.peak_rss_mb = max(old.peak_rss_mb, new.peak_rss_mb)
+    if new.jvm_peak_rss_mb is not None:
+        old.jvm_peak_rss_mb = max(old.jvm_peak_rss_mb or 0.0, new.jvm_peak_rss_mb)
+    return old
+
+
+def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any]]:
+    reference = next((r for r in results if r.step == "reference"), None)
+    header = (
+        f"{'step':10} {'kind':12} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'vs (a)':>7} {'peak MB':>9}"
+    )
+    print("\n" + header + "\n" + "-" * len(header))
     rows = []
-    print(f"\n== {label}: engine {report.engine}, total {report.seconds:.1f}s")
-    print(f"{'step':32} {'rows in':>12} {'seconds':>8} {'rows/s':>10} {'article':>9} {'target':>9}")
-    for s in report.steps:
-        article, target = ANCHORS.get(s.step, (None, None))
-        flag = "" if target is None else ("  ok" if s.rows_per_second >= target else "  below target")
-        print(
-            f"{s.step:32} {s.rows_in:>12,} {s.seconds:>8.2f} {s.rows_per_second:>10,.0f} "
-            f"{article or '':>9} {target or '':>9}{flag}"
-        )
-        rows.append({"run": label, **s.as_dict(), "article_rows_per_second": article, "target": target})
+    for result in results:
+        for kind in KINDS:
+            got = result.kinds[kind.value]
+            ref = reference.kinds[kind.value].rows_per_second if reference else 0.0
+            ratio = got.rows_per_second / ref if ref else None
+            balanced = got.kept is None or (got.rows == lines[kind.value] == got.kept + (got.rejected or 0))
+            print(
+                f"{result.step:10} {kind.value:12} {got.rows:>11,} {got.seconds:>8.2f}"
+                f" {got.rows_per_second:>11,.0f} {'' if ratio is None else f'{ratio:.2f}x':>7}"
+                f" {result.peak_mb:>9,.0f}{'' if balanced else '  rows in != kept + rejected'}"
+            )
+            rows.append(
+                {
+                    "step": result.step,
+                    "kind": kind.value,
+                    **asdict(got),
+                    "rows_per_second": round(got.rows_per_second, 1),
+                    "ratio_to_reference": None if ratio is None else round(ratio, 3),
+                    "balanced": balanced,
+                    "peak_rss_mb": round(result.peak_rss_mb, 1),
+                    "jvm_peak_rss_mb": result.jvm_peak_rss_mb,
+                    "startup_seconds": round(result.startup_seconds, 2),
+                }
+            )
+    print("(a) DuckDB read_csv → Parquet, no validation; peak MB: the step's process (Spark: + its JVM)")
     return rows
 
 
-def chart(rows: list[dict[str, object]], path: Path) -> None:
-    import matplotlib
+# --- the children: one step each ----------------------------------------------------------------
+def reference_step(layout: str) -> StepResult:
+    """DuckDB's own reader on the same raw objects: CSV parsing with type detection → local Parquet."""
+    from services.hql.duckdb_engine import DuckDBEngine
+    from services.objectstore import ObjectStore
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    settings = bench_settings()
+    result = StepResult("reference")
+    store = ObjectStore(settings)
+    engine = DuckDBEngine(settings)  # a DuckDB connection with the same S3 access and limits
+    con = engine.con
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in KINDS:
+                files = store.data_objects(tables.raw_root(settings).join(kind.value))
+                sources = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+                target = Path(tmp) / f"{kind.value}.parquet"
+                start = time.perf_counter()
+                con.execute(
+                    f"COPY (SELECT * FROM read_csv({sources}, delim='|', header=false, quote='', escape='',"
+                    " ignore_errors=true, hive_partitioning=false))"
+                    f" TO '{target}' (FORMAT parquet)"
+                )
+                seconds = time.perf_counter() - start
+                kept = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{target}')").fetchone()
+                lines = con.execute(
+                    f"SELECT count(*) FROM read_csv({sources}, columns={{'l': 'VARCHAR'}}, delim='\x01',"
+                    " header=false, quote='', escape='', auto_detect=false, ignore_errors=true)"
+                ).fetchone()
+                read = int(lines[0]) if lines else 0
+                written = int(kept[0]) if kept else 0
+                result.kinds[kind.value] = KindResult(read, seconds, kept=written, rejected=read - written)
+    finally:
+        engine.close()
+    return result
 
-    steps = [r for r in rows if r["step"] in ANCHORS]
-    labels = [f"{r['run']}\n{r['step']}" for r in steps]
-    fig, ax = plt.subplots(figsize=(10, 0.6 * len(labels) + 1.5))
-    ax.barh(labels, [float(r["rows_per_second"]) for r in steps], color="#4477aa", label="measured")  # type: ignore[arg-type]
-    ax.scatter(
-        [r["target"] for r in steps], labels, color="#cc3311", marker="|", s=400, label="2-core target"
-    )
-    ax.scatter(
-        [r["article_rows_per_second"] for r in steps],
-        labels,
-        color="#999999",
-        marker="|",
-        s=400,
-        label="article (EMR/AWS)",
-    )
-    ax.set_xlabel("rows per second")
-    ax.invert_yaxis()
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+
+def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> StepResult:
+    from services.hql.factory import open_engine
+    from services.hql.script import load_script
+
+    settings = bench_settings(engine_name, memory_limit)
+    result = StepResult(engine_name)
+    engine = open_engine(settings)
+    try:
+        start = time.perf_counter()
+        engine.query("SELECT 1")  # Spark starts its JVM and session here
+        result.startup_seconds = time.perf_counter() - start
+        variables = tables.hql_variables(settings)
+        seconds = dict.fromkeys(KINDS, 0.0)
+        for path in tables.HQL_FILES:
+            statements = load_script(path, variables)
+            # A kind's time: its HQL file, plus the raw-table statements that name its raw table.
+            groups = [[st] for st in statements] if path.stem == "00_raw_tables" else [statements]
+            for group in groups:
+                start = time.perf_counter()
+                engine.run(group)
+                elapsed = time.perf_counter() - start
+                owners = [k for k in KINDS if _owns(k, path.stem, group[0].text)] or list(KINDS)
+                for kind in owners:
+                    seconds[kind] += elapsed / len(owners)
+        for kind in KINDS:
+            result.kinds[kind.value] = KindResult(
+                rows=engine.count(f"raw_{kind.value}"),
+                seconds=seconds[kind],
+                kept=engine.count(kind.value),
+                rejected=engine.count(f"{kind.value}_rejects"),
+            )
+        result.jvm_peak_rss_mb = jvm_peak_rss_mb(engine)
+    finally:
+        engine.close()
+    return result
+
+
+def _owns(kind: Kind, stem: str, text: str) -> bool:
+    if stem == "00_raw_tables":
+        return f"raw_{kind.value}" in text.lower()
+    return stem == HQL_STEM[kind]
+
+
+def jvm_peak_rss_mb(engine: object) -> float | None:
+    """The Spark JVM's peak RSS: the engine's own report when it has one, else its Java child's VmHWM."""
+    if getattr(engine, "name", None) != "spark":
+        return None
+    report = getattr(engine, "jvm_peak_rss_mb", None)
+    if callable(report):
+        value = report()
+        return float(value) if value is not None else None
+    peaks = [_vm_hwm_mb(pid) for pid in _descendants(os.getpid()) if _is_java(pid)]
+    found = [p for p in peaks if p is not None]
+    return max(found) if found else None
+
+
+def _descendants(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent]
+        found += children
+        frontier += children
+    return found
+
+
+def _is_java(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "java"
+    except OSError:
+        return False
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def child(args: argparse.Namespace) -> None:
+    if args.step == "reference":
+        result = reference_step(args.layout)
+    else:
+        result = engine_step(args.step, args.layout, args.duckdb_memory_limit)
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    data = asdict(result)
+    Path(args.result).write_text(json.dumps(data))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--acquisitions", type=int, default=2_000_000)
-    parser.add_argument("--performance", type=int, default=10_000_000)
-    parser.add_argument("--spark-acquisitions", type=int, default=100_000)
-    parser.add_argument("--spark-performance", type=int, default=500_000)
+    parser.add_argument("--acquisitions", type=int, default=200_000)
+    parser.add_argument("--performance", type=int, default=1_000_000)
+    parser.add_argument("--layout", default="article")
     parser.add_argument("--no-spark", action="store_true")
-    parser.add_argument("--no-duckdb", action="store_true")
-    parser.add_argument("--out", type=Path, default=REPO / "reports")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; each step keeps its fastest")
+    parser.add_argument("--duckdb-memory-limit", help="overrides hql.duckdb_memory_limit (e.g. 2GB)")
+    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.step:
+        child(args)
+        return
 
-    rows: list[dict[str, object]] = []
-    if not args.no_duckdb:
-        rows += show(run("duckdb", args.acquisitions, args.performance), "duckdb")
-        self_mb, _ = peak_rss_mb()
-        print(f"peak RSS after the DuckDB run: {self_mb:,.0f} MB (this process: generator, DuckDB, loaders)")
-    if not args.no_spark:
-        rows += show(run("spark", args.spark_acquisitions, args.spark_performance), "spark")
-        self_mb, child_mb = peak_rss_mb()
-        print(
-            f"peak RSS: this process {self_mb:,.0f} MB, largest finished child (Spark JVM) {child_mb:,.0f} MB"
-        )
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench-batch.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
-    chart(rows, args.out / "bench-batch.png")
-    print(f"\nwrote {args.out / 'bench-batch.json'} and {args.out / 'bench-batch.png'}")
+    lines = prepare(args)
+    print(f"raw lines: {lines}")
+    steps = [step for step in STEPS if not (step == "spark" and args.no_spark)]
+    best: dict[str, StepResult] = {}
+    for round_ in range(1, args.repeat + 1):
+        for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
+            print(f"\n== {step} (round {round_} of {args.repeat})", flush=True)
+            best[step] = keep_best(best.get(step), run_step(step, args))
+    rows = show([best[step] for step in steps], lines)
+    out = get_settings().stack.home / "reports" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"batch-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    report = {
+        "acquisitions": args.acquisitions,
+        "performance": args.performance,
+        "layout": args.layout,
+        "repeat": args.repeat,
+    }
+    path.write_text(json.dumps({**report, "lines": lines, "results": rows}, indent=2) + "\n")
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ DROP VIEW IF EXISTS performance_checked;
 CREATE VIEW performance_checked AS
 SELECT *,
   CASE
+    -- Readers decode each invalid byte as U+FFFD (Hadoop's Text does), so it marks a line that was not UTF-8.
+    WHEN instr(line, '�') > 0 THEN 'line is not valid UTF-8'
     WHEN n_expected IS NULL THEN concat('unknown layout partition: ', layout)
     WHEN n_fields <> n_expected
       THEN concat('expected ', CAST(n_expected AS STRING), ' fields, found ', CAST(n_fields AS STRING))

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.unit
 VARS = {"raw_root": "s3://raw/freddie", "processed_root": "s3://processed/freddie"}
 
 
-def _statements() -> list[sqlglot.exp.Expression]:
+def _statements() -> list[exp.Expr]:
     out = []
     for path in tables.HQL_FILES:
         for st in load_script(path, VARS):
@@ -75,3 +75,14 @@ def test_script_splitting_keeps_quoted_semicolons_and_drops_comments() -> None:
 def test_undefined_variable_names_the_file() -> None:
     with pytest.raises(KeyError, match=r"x.hql: variable \$\{nope\}"):
         substitute("LOCATION '${hivevar:nope}'", {}, source="x.hql")
+
+
+@pytest.mark.parametrize("name", ["10_origination.hql", "20_performance.hql"])
+def test_not_utf8_is_the_first_reject_rule(name: str) -> None:
+    """Readers decode an invalid byte as U+FFFD; such a line is rejected for that before any other rule."""
+    text = (tables.HQL_DIR / name).read_text(encoding="utf-8")
+    checked = text[text.index("_checked AS") :]
+    whens = [line.strip() for line in checked.splitlines() if line.strip().startswith("WHEN")]
+    assert whens[0] == "WHEN instr(line, '\ufffd') > 0 THEN 'line is not valid UTF-8'"
+    duck = sqlglot.transpile(whens[0].join(["SELECT CASE ", " END FROM t"]), read="hive", write="duckdb")[0]
+    assert "STRPOS(line, '\ufffd') > 0" in duck
