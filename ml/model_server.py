@@ -12,8 +12,9 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 from services.settings import REPO_ROOT, Settings
-from services.stack.common import ensure_parent, logs_dir, run_dir, tail, wait_for
-from services.stack.process import live_pid_from, pid_alive, terminate, write_pidfile
+from services.stack import background
+from services.stack.common import ensure_parent, logs_dir, tail, wait_for
+from services.stack.process import pid_alive
 
 NEEDLE = "ml.serving.server"
 START_TIMEOUT_S = 60.0
@@ -27,9 +28,9 @@ class ServerInfo:
     log: Path
 
 
-def _pidfile(settings: Settings, port: int) -> Path:
+def _name(port: int) -> str:
     # One per port: the demo's endpoint and a benchmark's can run side by side without stopping each other.
-    return run_dir(settings) / f"model-server-{port}.pid"
+    return f"model-server-{port}"
 
 
 def _log(settings: Settings, port: int) -> Path:
@@ -46,12 +47,7 @@ def ping(url: str, timeout: float = 1.0) -> bool:
 
 def stop(settings: Settings, port: int) -> bool:
     """Stop the server this profile started on ``port``; True when one was stopped."""
-    pid = live_pid_from(_pidfile(settings, port), NEEDLE)
-    if pid is None:
-        return False
-    terminate(pid)
-    _pidfile(settings, port).unlink(missing_ok=True)
-    return True
+    return background.stop(settings, _name(port))
 
 
 def start(settings: Settings, model_dir: Path, port: int, endpoint: str) -> ServerInfo:
@@ -86,7 +82,8 @@ def start(settings: Settings, model_dir: Path, port: int, endpoint: str) -> Serv
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    write_pidfile(ensure_parent(_pidfile(settings, port)), proc.pid)
+    what = f"model server (endpoint {endpoint})"
+    background.record(settings, background.Background(_name(port), proc.pid, port, what, str(log), NEEDLE))
 
     def ready() -> bool | None:
         if not pid_alive(proc.pid) or proc.poll() is not None:
@@ -105,4 +102,5 @@ def status(settings: Settings, port: int, endpoint: str) -> ServerInfo | None:
     url = f"http://127.0.0.1:{port}"
     if not ping(url):
         return None
-    return ServerInfo(url, live_pid_from(_pidfile(settings, port), NEEDLE), endpoint, _log(settings, port))
+    entry = background.find(settings, _name(port))
+    return ServerInfo(url, entry.pid if entry else None, endpoint, _log(settings, port))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.settings import Settings
-from services.stack import mariadb, ministack, postgres
+from services.stack import background, mariadb, ministack, postgres
 from services.stack.common import (
     ComponentState,
     ComponentStatus,
@@ -39,22 +39,33 @@ _BY_NAME = (
 )  # in start order
 
 
-def _ordered(components: list[ComponentStatus]) -> StackStatus:
-    return StackStatus(tuple(sorted(components, key=lambda c: ORDER.index(c.name))))
+def _ordered(
+    components: list[ComponentStatus], settings: Settings, extra: list[ComponentStatus] | None = None
+) -> StackStatus:
+    """The stack's servers in their order, then the pipelines' background processes."""
+    servers = sorted(components, key=lambda c: ORDER.index(c.name))
+    others = extra if extra is not None else [entry.status() for entry in background.running(settings)]
+    return StackStatus((*servers, *others))
 
 
 def up(settings: Settings, progress: Progress = no_progress) -> StackStatus:
     """Bring every component up (idempotent)."""
-    return _ordered([action(settings, progress) for action in _UP])
+    return _ordered([action(settings, progress) for action in _UP], settings)
 
 
 def down(settings: Settings, progress: Progress = no_progress) -> StackStatus:
-    """Stop what ``up`` started; leave anything else running."""
-    return _ordered([action(settings, progress) for action in _DOWN])
+    """Stop what ``up`` started and the background processes the pipelines started (the model server);
+    leave anything else running."""
+    stopped = []
+    for entry in background.running(settings):
+        progress(f"stopping {entry.what} (pid {entry.pid})")
+        background.stop(settings, entry.name)
+        stopped.append(ComponentStatus(entry.name, "down", entry.endpoint, "stopped"))
+    return _ordered([action(settings, progress) for action in _DOWN], settings, stopped)
 
 
 def status(settings: Settings) -> StackStatus:
-    return _ordered([probe(settings) for probe in _STATUS])
+    return _ordered([probe(settings) for probe in _STATUS], settings)
 
 
 def ensure_up(

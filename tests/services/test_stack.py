@@ -9,6 +9,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -483,3 +484,26 @@ def test_a_bad_value_is_refused_before_the_stack_is_touched(monkeypatch: pytest.
     monkeypatch.setattr(stack, "ensure_up", refuse)
     result = CliRunner().invoke(app, ["batch", "run", "--acquisitions", "0"])
     assert result.exit_code == 2 and "--acquisitions" in result.output
+
+
+@pytest.mark.integration
+def test_background_processes_are_listed_by_status_and_stopped_by_down(
+    base: Settings, tmp_path: Path
+) -> None:
+    from services.stack import background
+
+    settings = with_(base, stack={"home": tmp_path})
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "bdml-probe-server"])
+    try:
+        entry = background.Background(
+            "probe-server", sleeper.pid, 18099, "probe server", "probe.log", "bdml-probe"
+        )
+        background.record(settings, entry)
+        listed = stack.status(settings).component("probe-server")
+        assert (listed.state, listed.pid, listed.managed_by_us) == ("up", sleeper.pid, True)
+        assert "`bdml down` stops it" in listed.detail
+        stopped = stack.down(settings).component("probe-server")
+        assert stopped.state == "down" and sleeper.wait(timeout=30) is not None
+        assert [c.name for c in stack.status(settings).components] == list(stack.ORDER)  # gone from status
+    finally:
+        sleeper.kill()
