@@ -101,7 +101,7 @@ def dataset(from_dir: FromDir = None) -> None:
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def prepare(copies: Copies = 800, validation_fraction: Fraction = 0.2, seed: Seed = 13) -> None:
     """Augment, balance, split by group, write .lst files and upload the channels to S3."""
     prepared, upload = _pipeline().prepare(PrepareOptions(validation_fraction, copies, seed=seed))
@@ -117,7 +117,7 @@ def _hyperparameters(arch: str, image_size: int | None, epochs: int) -> dict[str
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def train(arch: Arch = "efficientnet_lite0", image_size: ImageSize = None, epochs: Epochs = 8) -> None:
     """Run ml/train.py as a local SageMaker training job on the S3 channels; model.tar.gz to S3."""
     result = _pipeline().train(_hyperparameters(arch, image_size, epochs))
@@ -157,7 +157,7 @@ def serve(
 
 
 @app.command("deploy-local")
-@needs_stack
+@needs_stack("ministack")
 def deploy_local() -> None:
     """Latest model.tar.gz → model server → Lambda → REST API (AWS_PROXY, binary media types)."""
     d = _pipeline().deploy()
@@ -166,7 +166,7 @@ def deploy_local() -> None:
 
 
 @app.command()
-@needs_stack
+@needs_stack("ministack")
 def run(
     from_dir: FromDir = None,
     arch: Arch = "efficientnet_lite0",
