@@ -34,6 +34,7 @@ class MlReport:
     training: dict[str, Any] = field(default_factory=dict)
     deployment: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
+    style_shift: dict[str, Any] = field(default_factory=dict)
     pictures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -68,6 +69,23 @@ class MlPipeline:
 
     def train(self, hyperparameters: dict[str, Any]) -> TrainingResult:
         return run_job(self.paths, self.store, hyperparameters, console=self.console)
+
+    def style_shift(self, model: Path, image_size: int, out: Path) -> tuple[dict[str, Any], StepReport]:
+        """The held-out test images in other styles through the exported model (``ml/styleshift.py``);
+        figures per slice, the slice chart and the galleries of misses under ``out``."""
+        from ml import styleshift
+        from ml.training.data import load_channel
+
+        step = StepReport("style-shift evaluation")
+        channel = self.paths.prepared / "test"
+        if not any(channel.rglob("*.jpg")):
+            step.detail = {"skipped": "no held-out test images"}
+            return step.detail, step
+        with timed(step):
+            samples = load_channel(channel, self.paths.prepared / "test_lst", "test")
+            figures = styleshift.run(model, samples, image_size, out)
+            step.rows_in = step.rows_out = len(samples)
+        return figures, step.check()
 
     def deploy(self) -> Deployment:
         suffix = resource_suffix()
@@ -123,7 +141,17 @@ class MlPipeline:
             "wall_seconds": round(result.wall_seconds, 1),
             "metrics": result.metrics,
         }
-        report.pictures = [str(p) for p in sorted(result.local_output.glob("confusion-*.png"))]
+        self.console.rule("style shift")
+        report.style_shift, step = self.style_shift(
+            result.local_output.parent.parent / "model" / "model.onnx",
+            int(result.metrics["hyperparameters"]["image_size"]),
+            result.local_output / "style-shift",
+        )
+        report.steps.append(step)
+        report.pictures = [
+            *(str(p) for p in sorted(result.local_output.glob("confusion-*.png"))),
+            *report.style_shift.get("pictures", []),
+        ]
         self.console.rule("deploy-local")
         deployment = self.deploy()
         report.deployment = deployment.__dict__

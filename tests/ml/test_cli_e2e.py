@@ -64,6 +64,13 @@ def test_ml_run_chain(store: ObjectStore, stack: Settings, tmp_path: Path) -> No
         assert all(step["balanced"] for step in report["steps"])
         assert report["check"]["answer"]["label"] in ("penguin", "notpenguin")
         assert set(report["check"]["answer"]["probabilities"]) == {"penguin", "notpenguin"}
+        shift = report["style_shift"]["slices"]
+        assert {"original", "greyscale", "inverted", "line art", "busy background"} <= set(shift)
+        assert all(set(m["recall"]) == {"penguin", "notpenguin"} for m in shift.values())
+        stems = [Path(p).stem for p in report["pictures"]]  # <run stamp>-<name>
+        for name in ("confusion-test", "style-shift", "misses-test", "misses-style-shift"):
+            assert any(stem.endswith(f"-{name}") for stem in stems), (name, stems)
+        assert all(Path(p).is_file() for p in report["pictures"])
         artifact = S3Uri.parse(report["training"]["model_artifact"])
         local = tmp_path / "model.tar.gz"
         store.download(artifact, local)

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from ml.dataset import fetch, manifest
+from ml.dataset.manifest import Record
 from ml.dataset.normalise import Rejected, dhash, normalise
-from ml.dataset.sources import _label
+from ml.dataset.sources import SOURCES, _frame_base, _label
 from tests.ml.fixtures import draw_penguin, png_bytes
 
 pytestmark = pytest.mark.unit
@@ -23,6 +26,7 @@ pytestmark = pytest.mark.unit
         ("tux_clemente_01", "penguin"),
         ("baby-tux_alex_kuehne_01", "penguin"),
         ("animals/birds/cartoon/tux", "penguin"),
+        ("animals/birds/cartoon/pengwin", "penguin"),
         ("tuxedo_cat_01", "notpenguin"),
         ("tuxpaint-icon", "notpenguin"),
         ("penny_front_coin", "notpenguin"),
@@ -63,3 +67,66 @@ def test_garbage_bytes_are_rejected() -> None:
 def test_dhash_ignores_re_encoding_and_scale() -> None:
     picture = draw_penguin(random.Random(2))
     assert dhash(picture) == dhash(picture.resize((80, 80)).resize((160, 160)))
+
+
+def _record(source: str, origin: str) -> Record:
+    return Record(
+        f"{source}-0",
+        "images/penguin/x.png",
+        "penguin",
+        source,
+        "x",
+        "emoji",
+        "g",
+        "train",
+        origin,
+        "0",
+        1,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "origin"),
+    [
+        ("emoji-apple", "img/apple/64/1f427.png"),
+        ("emoji-facebook", "img/facebook/64/1f427.png"),
+        ("frozen-bubble", "usr/share/games/frozen-bubble/gfx/p1.png"),
+        ("user", "frozen-bubble-data/penguin.png"),
+    ],
+)
+def test_manifest_refuses_sources_reserved_for_the_review(tmp_path: Path, source: str, origin: str) -> None:
+    with pytest.raises(manifest.ReservedSource, match="reserved"):
+        manifest.write(tmp_path, [_record("openclipart", "a.png"), _record(source, origin)])
+    assert not (tmp_path / manifest.MANIFEST).exists()
+
+
+def test_manifest_read_refuses_a_reserved_source_written_by_hand(tmp_path: Path) -> None:
+    manifest.write(tmp_path, [_record("openclipart", "a.png")])
+    assert len(manifest.read(tmp_path)) == 1
+    text = (tmp_path / manifest.MANIFEST).read_text().replace("openclipart", "emoji-apple")
+    (tmp_path / manifest.MANIFEST).write_text(text)
+    with pytest.raises(manifest.ReservedSource):
+        manifest.read(tmp_path)
+
+
+@pytest.mark.parametrize("package", sorted(manifest.RESERVED_PACKAGES))
+def test_reserved_packages_are_never_fetched(tmp_path: Path, package: str) -> None:
+    with pytest.raises(fetch.FetchError, match="reserved"):
+        fetch.debian(package, tmp_path) if "emoji" not in package else fetch.npm(package, tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was downloaded
+
+
+def test_no_configured_source_is_reserved() -> None:
+    names = {s.name for s in SOURCES}
+    assert not names & {"emoji-apple", "emoji-facebook", "frozen-bubble"}
+    assert {s.role for s in SOURCES} == {"train", "test"}
+
+
+@pytest.mark.parametrize(
+    ("stem", "base"),
+    [("tux_helmet_red3", "tux_helmet_red"), ("tux_helmet_redd", "tux_helmet_red"), ("bigtux0", "bigtux"),
+     ("tux-console4", "tux-console"), ("intact", "intact")],
+)  # fmt: skip
+def test_animation_frames_share_a_group(stem: str, base: str) -> None:
+    assert _frame_base(stem) == base

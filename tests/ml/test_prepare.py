@@ -67,3 +67,30 @@ def test_train_script_writes_model_and_metrics(tiny_model: TinyModel) -> None:  
         metrics["test"]["balanced_accuracy"] >= 0.8
     )  # synthetic penguins are easy; this catches a broken fit
     assert (tiny_model.output_dir / "confusion-test.png").exists()
+
+
+def _records(source: str, label: str, n: int) -> list[manifest.Record]:
+    return [
+        manifest.Record(
+            f"{source}-{i}", "f", label, source, "x", "k", f"{source}:{i}", "train", "o", "0", 1, 1
+        )
+        for i in range(n)
+    ]
+
+
+def test_each_source_weighs_about_the_same_within_a_class() -> None:
+    from ml.prepare.pipeline import MAX_COPIES, PrepareOptions, _copies
+
+    records = [
+        *_records("sprites", "penguin", 100),
+        *_records("clipart", "penguin", 10),
+        *_records("emoji", "penguin", 1),
+        *_records("photos", "notpenguin", 900),
+    ]
+    copies = _copies(records, PrepareOptions(copies_per_class=900))
+    total = {s: sum(copies[r.id] for r in records if r.source == s) for s in ("sprites", "clipart", "emoji")}
+    assert copies["emoji-0"] == MAX_COPIES  # one image cannot fill a third of the class on its own
+    assert total["clipart"] == 420  # an equal share of what the capped emoji left
+    assert total["sprites"] <= 500  # 10× the images of clipart, about the same weight
+    assert 900 <= sum(total.values()) <= 980  # the class still reaches about copies_per_class
+    assert all(copies[f"photos-{i}"] == 1 for i in range(900))

@@ -95,7 +95,8 @@ def test_page_upload_shows_image_label_and_bars(deployed_api: str, tmp_path: Pat
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert 'id="label">penguin<' in html
+    assert 'id="label" data-class="penguin">Penguin<' in html  # words for people, the id for machines
+    assert ">Not a penguin<" in html and ">notpenguin<" not in html
     assert 'src="data:image/jpeg;base64,' in html  # shown from memory (RGB → JPEG): nothing on disk
     assert html.count('data-probability="') == 2
 

@@ -56,7 +56,8 @@ def test_upload_in_headless_chromium(web_url: str, tmp_path: Path) -> None:
             page.set_input_files("#image", str(picture))
             page.click("#submit")
             page.wait_for_selector("#result", timeout=30_000)
-            assert page.inner_text("#label") == "penguin"
+            assert page.inner_text("#label") == "Penguin"
+            assert page.get_attribute("#label", "data-class") == "penguin"
             bars = page.locator(".bars li")
             assert bars.count() == 2
             assert page.locator("#preview").evaluate("img => img.naturalWidth") > 0
