@@ -77,12 +77,13 @@ def server_latency(url: str, payloads: list[tuple[bytes, str]]) -> tuple[list[fl
             update={"aws": get_settings().aws.model_copy(update={"endpoint_url": url})}
         ),
     )
+    endpoint = endpoint_name(get_settings())
     for body, ctype in payloads[:10]:  # warm-up: first calls pay for connection set-up and page faults
-        runtime.invoke_endpoint(EndpointName=endpoint_name(), ContentType=ctype, Body=body)
+        runtime.invoke_endpoint(EndpointName=endpoint, ContentType=ctype, Body=body)
     client_ms, server_ms = [], []
     for body, ctype in payloads:
         started = time.perf_counter()
-        reply = runtime.invoke_endpoint(EndpointName=endpoint_name(), ContentType=ctype, Body=body)
+        reply = runtime.invoke_endpoint(EndpointName=endpoint, ContentType=ctype, Body=body)
         reply["Body"].read()
         client_ms.append((time.perf_counter() - started) * 1000)
         server_ms.append(float(reply["ResponseMetadata"]["HTTPHeaders"]["x-inference-ms"]))
@@ -213,12 +214,12 @@ def main() -> None:
     try:
         client_samples, inside_samples = server_latency(deployment.runtime_url, payloads)
         api_samples = api_latency(deployment.api_url, payloads[: args.api_requests])
-        info = model_server.status(settings, server_port(), endpoint_name())
+        info = model_server.status(settings, server_port(settings), endpoint_name(settings))
         pid = info.pid if info else None
         hostile = hostile_inputs(deployment.runtime_url, pid) if pid else {"error": "server pid not found"}
         after_samples, _ = server_latency(deployment.runtime_url, payloads)
     finally:  # the bench endpoint is not a deployment to keep: leave no server behind
-        model_server.stop(settings, server_port())
+        model_server.stop(settings, server_port(settings))
     server_client, server_inside, api = (
         percentiles(x) for x in (client_samples, inside_samples, api_samples)
     )
@@ -252,7 +253,7 @@ def main() -> None:
         "api_ms": api,
         "hostile_inputs": hostile,
         "server_client_ms_after_hostile_inputs": percentiles(after_samples),
-        "server_port": server_port(),
+        "server_port": server_port(settings),
     }
     checks = {
         "training ≤ 5 min": figures["training_seconds"] <= TARGETS["training_seconds"],

@@ -66,7 +66,7 @@ def classify_api(settings: Settings, api_id: str) -> str:
             endpointConfiguration={"types": ["REGIONAL"]},
             tags={CUSTOM_ID_TAG: api_id},
         )
-    function_arn = deploy_function(settings, runtime_url, endpoint_name(), names)
+    function_arn = deploy_function(settings, runtime_url, endpoint_name(settings), names)
     found, url = deploy_api(settings, function_arn, names)
     if found != api_id:
         raise SystemExit(

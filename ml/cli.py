@@ -157,10 +157,11 @@ def serve(
     """Run the model server in the foreground (Ctrl-C stops it)."""
     from ml.serving.server import main as serve_main
 
-    folder = model_dir or MlPaths(get_settings()).model
+    settings = get_settings()
+    folder = model_dir or MlPaths(settings).model
     if not (folder / "model.onnx").exists():
         raise typer.BadParameter(f"no model.onnx in {folder}: run `bdml ml deploy-local` or pass --model-dir")
-    port = port or server_port()
+    port = port or server_port(settings)
     check_port_free(host, port)
     serve_main(
         [
@@ -171,7 +172,7 @@ def serve(
             "--port",
             str(port),
             "--endpoint-name",
-            endpoint_name(),
+            endpoint_name(settings),
         ]
     )
 

@@ -1,12 +1,10 @@
 """Where the ML pipeline keeps its files and S3 objects, derived from the shared settings.
 
-The shared ``Settings`` has no ML section yet; everything here is derived from ``stack.home`` and the
-processed bucket, and a few knobs read ``BDML_ML__*`` environment variables, so the tests' per-run buckets
-and homes carry over without extra wiring."""
+Everything here is derived from the settings: ``stack.home``, the processed bucket and the ``[ml]``
+section (``BDML_ML__*``)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,21 +57,20 @@ class MlPaths:
 
     @property
     def s3_root(self) -> S3Uri:
-        prefix = os.environ.get("BDML_ML__S3_PREFIX", "ml")
-        return S3Uri(self.settings.s3.processed_bucket, prefix)
+        return S3Uri(self.settings.s3.processed_bucket, self.settings.ml.s3_prefix)
 
     def s3(self, *parts: str) -> S3Uri:
         return self.s3_root.join(*parts)
 
 
-def endpoint_name() -> str:
-    return os.environ.get("BDML_ML__ENDPOINT_NAME", "penguin-classifier")
+def endpoint_name(settings: Settings) -> str:
+    return settings.ml.endpoint_name
 
 
-def server_port() -> int:
-    return int(os.environ.get("BDML_ML__SERVER_PORT", "8080"))
+def server_port(settings: Settings) -> int:
+    return settings.ml.server_port
 
 
-def resource_suffix() -> str:
+def resource_suffix(settings: Settings) -> str:
     """Appended to the Lambda/API/role names (tests and benchmarks keep the demo's deployment intact)."""
-    return os.environ.get("BDML_ML__NAME_SUFFIX", "")
+    return settings.ml.name_suffix

@@ -207,14 +207,19 @@ def deploy(
     paths = MlPaths(settings)
     artifact = artifact or latest_artifact(paths, store)
     default = names == Names()
-    model_dir = unpack_model(
-        store, artifact, paths.model if default else paths.home / f"model-{names.function}"
-    )
-    endpoint = endpoint_name()
-    server = model_server.start(settings, model_dir, server_port(), endpoint)
-    function_arn = deploy_function(settings, server.url, endpoint, names)
+    endpoint = endpoint_name(settings)
+    if settings.ml.server_url:  # something else serves the endpoint (the compose model-server container)
+        server_url = settings.ml.server_url.rstrip("/")
+        model_server.wait_for_model(server_url, str(artifact))
+        lambda_url = settings.deploy.sagemaker_runtime_url or server_url  # as the Lambda reaches it
+    else:
+        model_dir = unpack_model(
+            store, artifact, paths.model if default else paths.home / f"model-{names.function}"
+        )
+        server_url = lambda_url = model_server.start(settings, model_dir, server_port(settings), endpoint).url
+    function_arn = deploy_function(settings, lambda_url, endpoint, names)
     api_id, url = deploy_api(settings, function_arn, names)
-    deployment = Deployment(endpoint, server.url, str(artifact), function_arn, api_id, url)
+    deployment = Deployment(endpoint, server_url, str(artifact), function_arn, api_id, url)
     # `bdml web` reads the default deployment only; suffixed ones (tests, benchmarks) keep their own file.
     deployment.write(paths.state if default else paths.home / f"deployment-{names.function}.json")
     return deployment

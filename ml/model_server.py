@@ -3,6 +3,7 @@ pidfile and log under the stack home, health through ``GET /ping``."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,7 +58,7 @@ def start(settings: Settings, model_dir: Path, port: int, endpoint: str) -> Serv
     if ping(url):
         raise RuntimeError(
             f"something else already answers on {url}/ping; free port {port} or set "
-            "BDML_ML__SERVER_PORT to another port"
+            "BDML_ML__SERVER_PORT (ml.server_port) to another port"
         )
     log = ensure_parent(_log(settings, port))
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
@@ -104,3 +105,22 @@ def status(settings: Settings, port: int, endpoint: str) -> ServerInfo | None:
         return None
     entry = background.find(settings, _name(port))
     return ServerInfo(url, entry.pid if entry else None, endpoint, _log(settings, port))
+
+
+def wait_for_model(url: str, artifact: str, timeout_s: float = 300.0) -> None:
+    """Wait until a model server run by someone else (a container watching the training pointer)
+    serves ``artifact``: its ``/healthz`` names it and ``/ping`` answers."""
+
+    def serving() -> bool | None:
+        try:
+            with urlopen(f"{url}/healthz", timeout=2) as response:
+                health = json.loads(response.read() or b"{}")
+        except (URLError, OSError, ValueError):
+            return None
+        return True if health.get("model_artifact") == artifact and ping(url) else None
+
+    if not wait_for(serving, timeout_s):
+        raise RuntimeError(
+            f"the model server at {url} did not load {artifact} within {timeout_s:.0f} s: see its log "
+            "(docker compose logs model-server) and check ml.server_url (BDML_ML__SERVER_URL)"
+        )

@@ -88,7 +88,7 @@ class MlPipeline:
         return figures, step.check()
 
     def deploy(self) -> Deployment:
-        suffix = resource_suffix()
+        suffix = resource_suffix(self.settings)
         return deploy(self.settings, self.store, names=Names.suffixed(suffix) if suffix else Names())
 
     def check(self, deployment: Deployment) -> dict[str, Any]:

@@ -123,6 +123,20 @@ class StackSettings(BaseModel):
     manage_servers: bool = True  # start MariaDB/PostgreSQL when installed but stopped
 
 
+class MlSettings(BaseModel):
+    """The ML pipeline: where its objects go in S3, the endpoint and the local model server."""
+
+    s3_prefix: str = "ml"  # under the processed bucket
+    endpoint_name: str = "penguin-classifier"
+    server_port: int = Field(default=8080, ge=1, le=65535)  # the local model server bdml starts
+    # Appended to the Lambda, API and role names: tests and benchmarks keep the demo's deployment intact.
+    name_suffix: str = ""
+    # The endpoint as this machine reaches it when something else serves it (the compose model-server
+    # container): deploying then points the Lambda at it and waits for it to load the model. None: bdml
+    # starts the local model server itself.
+    server_url: str | None = None
+
+
 class WebSettings(BaseModel):
     """Where the web app sends uploads: the classify API and, when the API requires one (the AWS stack
     does), its key — kept server-side, never sent to the browser."""
@@ -290,6 +304,7 @@ class Settings(BaseSettings):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     stream: StreamingSettings = Field(default_factory=StreamingSettings)
+    ml: MlSettings = Field(default_factory=MlSettings)
 
     def mysql_password_path(self) -> Path | None:
         """Where ``mysql.password_file`` points: ``~`` expanded, a relative path under the stack home."""

@@ -380,7 +380,7 @@ def test_model_server_is_where_the_lambda_and_training_look(
     runtime = urlsplit(DeploySettings(**profile["deploy"]).sagemaker_runtime_url)
     assert (runtime.hostname, runtime.port) == ("model-server", int(env["PORT"]))
     assert _published(svc)[int(env["PORT"])] == ("127.0.0.1", int(env["PORT"]))
-    assert env["ENDPOINT_NAME"] == endpoint_name()
+    assert env["ENDPOINT_NAME"] == endpoint_name(Settings())
     # The pointer the training job moves, in the profile's processed bucket.
     settings = Settings(s3=S3Settings(**profile.get("s3", {})))
     assert env["MODEL_POINTER"] == str(MlPaths(settings).s3("training", "latest.json"))

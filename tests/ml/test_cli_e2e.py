@@ -86,7 +86,7 @@ def test_ml_run_chain(store: ObjectStore, stack: Settings, tmp_path: Path) -> No
                 sys.executable,
                 "-c",
                 "from ml import config, model_server; from services.settings import get_settings; "
-                "model_server.stop(get_settings(), config.server_port())",
+                "s = get_settings(); model_server.stop(s, config.server_port(s))",
             ],
             env=env,
             check=False,
