@@ -88,7 +88,7 @@ def bench_settings(engine: str = "duckdb", memory_limit: str | None = None) -> S
 
 # --- the parent: generate, upload, run each step in its own process ------------------------------
 def prepare(args: argparse.Namespace) -> dict[str, int]:
-    from hive.batch import BatchJob, BatchReport, BatchRequest
+    from hive.job import BatchJob, BatchReport, BatchRequest
 
     job = BatchJob.from_settings(bench_settings())
     request = BatchRequest(args.layout, args.acquisitions, args.performance, dirty_share=0.01, seed=7)

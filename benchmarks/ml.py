@@ -33,11 +33,11 @@ os.environ.setdefault("BDML_ML__S3_PREFIX", "ml-bench")
 os.environ.setdefault("BDML_ML__SERVER_PORT", "8181")
 os.environ.setdefault("BDML_ML__ENDPOINT_NAME", "penguin-bench")
 
-from ml import model_server  # noqa: E402
 from ml.config import MlPaths, endpoint_name, server_port  # noqa: E402
-from ml.deploy_local import Names, deploy  # noqa: E402
-from ml.pipeline import MlPipeline  # noqa: E402
-from ml.training_job import latest_artifact  # noqa: E402
+from ml.endpoint import model_server  # noqa: E402
+from ml.endpoint.deploy import Names, deploy  # noqa: E402
+from ml.job import MlPipeline  # noqa: E402
+from ml.training.job import latest_artifact  # noqa: E402
 from services import aws  # noqa: E402
 from services.settings import get_settings  # noqa: E402
 

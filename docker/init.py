@@ -5,7 +5,7 @@ LocalStack, made by the code the embedded profile runs, so nothing here can drif
 - per stream app: the Kinesis stream, the Firehose transform Lambda and the three Firehose delivery
   streams (``streaming.job.prepare``, as ``bdml stream run --delivery firehose`` does);
 - the classify Lambda, pointed at the model-server container, and its REST API
-  (``ml.deploy_local.deploy_function`` / ``deploy_api``, as ``bdml ml deploy-local`` does).
+  (``ml.endpoint.deploy.deploy_function`` / ``deploy_api``, as ``bdml ml deploy-local`` does).
 
 The REST API is created with a fixed id (LocalStack's ``_custom_id_`` tag) before ``deploy_api`` finds it
 by name, so the web app's API URL can be written into compose.yaml. Every step is idempotent.
@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from ml.config import endpoint_name
-from ml.deploy_local import BINARY_MEDIA_TYPES, Names, deploy_api, deploy_function
+from ml.endpoint.deploy import BINARY_MEDIA_TYPES, Names, deploy_api, deploy_function
 from services import aws
 from services.objectstore import ObjectStore
 from services.settings import Settings, get_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hive.batch import BatchReport
+from hive.job import BatchReport
 
 
 def write_chart(report: BatchReport, path: Path) -> Path:

@@ -9,8 +9,8 @@ from typing import Annotated, Any, get_args
 import typer
 from rich.table import Table
 
-from hive.batch import BatchJob, BatchReport, BatchRequest
 from hive.chart import write_chart
+from hive.job import BatchJob, BatchReport, BatchRequest
 from hive.show import reject_tables, warehouse_tables
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from ml.config import ARCHITECTURES, MlPaths, endpoint_name, server_port
-from ml.pipeline import MlPipeline
+from ml.job import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
 from services import runs
 from services.console import make_console

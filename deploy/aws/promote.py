@@ -188,7 +188,7 @@ def record(settings: Settings, outputs: dict[str, dict[str, str]]) -> Path:
             "lambda_role_arn": core["FirehoseRoleArn"],
         }
     if core.get("ApiId"):  # the web app sends uploads to the deployed API, with its key (kept server-side)
-        from ml.deploy_local import api_url  # imported on use: it loads the model server's modules
+        from ml.endpoint.deploy import api_url  # imported on use: it loads the model server's modules
 
         key = client("apigateway", settings).get_api_key(apiKey=core["ApiKeyId"], includeValue=True)
         overlay["web"] = {

@@ -6,7 +6,7 @@ PyTorch estimator would only fill in the same fields (channels, ``sagemaker_prog
 ``sagemaker.pytorch`` and is ~1 GB. The request is checked against botocore's own service model (field
 names, types, the instance-type enum) before it is sent.
 
-The channels are the local training job's (``ml.training_job.CHANNELS``, from the same S3 prefixes), so
+The channels are the local training job's (``ml.training.job.CHANNELS``, from the same S3 prefixes), so
 SageMaker sets the same ``SM_CHANNEL_*`` variables the local job sets; hyperparameters go as SageMaker
 passes them to a framework container (JSON-encoded strings, arriving as ``--name value``)."""
 
@@ -19,7 +19,7 @@ import botocore.session
 from botocore.validate import validate_parameters
 
 from ml.config import MlPaths
-from ml.training_job import CHANNELS
+from ml.training.job import CHANNELS
 from services.settings import Settings
 
 from .stacks import artifacts_bucket

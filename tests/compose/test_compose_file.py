@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ml.config import MlPaths, endpoint_name
-from ml.deploy_local import api_url
+from ml.endpoint.deploy import api_url
 from services.settings import (
     AwsSettings,
     DeploySettings,

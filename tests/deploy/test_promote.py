@@ -159,7 +159,7 @@ def test_training_request_matches_the_local_contract_and_botocore() -> None:
         {"steps": 200},
     )
     check_request(request)  # botocore's CreateTrainingJob shape, and the instance type in its enum
-    from ml.training_job import CHANNELS
+    from ml.training.job import CHANNELS
 
     assert [c["ChannelName"] for c in request["InputDataConfig"]] == list(CHANNELS)
     assert request["ResourceConfig"]["InstanceType"] == "ml.g5.xlarge"

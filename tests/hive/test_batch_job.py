@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hive import tables
-from hive.batch import BatchJob, BatchReport
+from hive.job import BatchJob, BatchReport
 from producers.freddie.layouts import Kind
 from producers.freddie.source import discover
 from services.objectstore import S3Uri

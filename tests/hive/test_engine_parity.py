@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from hive import tables
-from hive.batch import BatchJob, BatchReport, BatchRequest
+from hive.job import BatchJob, BatchReport, BatchRequest
 from services.hql.base import HqlEngine
 from services.hql.duckdb_engine import DuckDBEngine
 from services.hql.script import load_script

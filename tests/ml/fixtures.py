@@ -111,7 +111,7 @@ def model_server(tiny_model: TinyModel, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def deployed_api(stack: Settings, model_server: str) -> Iterator[str]:
     """The image-classify Lambda behind a MiniStack REST API (AWS_PROXY), calling the model server."""
-    from ml.deploy_local import Names, deploy_api, deploy_function
+    from ml.endpoint.deploy import Names, deploy_api, deploy_function
 
     names = Names.suffixed(uuid.uuid4().hex[:8])
     arn = deploy_function(stack, model_server, ENDPOINT, names)

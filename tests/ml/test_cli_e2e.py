@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.deploy_local import Names
+from ml.endpoint.deploy import Names
 from services import aws
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
@@ -85,7 +85,8 @@ def test_ml_run_chain(store: ObjectStore, stack: Settings, tmp_path: Path) -> No
             [
                 sys.executable,
                 "-c",
-                "from ml import config, model_server; from services.settings import get_settings; "
+                "from ml import config; from ml.endpoint import model_server; "
+                "from services.settings import get_settings; "
                 "s = get_settings(); model_server.stop(s, config.server_port(s))",
             ],
             env=env,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from ml import model_server
+from ml.endpoint import model_server
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
 from tests.ml.fixtures import TinyModel, tiny_model  # noqa: F401

@@ -55,9 +55,7 @@ def test_a_chunked_body_is_one_request(model_server: str) -> None:  # noqa: F811
     answer = _exchange(
         model_server,
         b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-        + chunks
-        + b"0\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n",
     )
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import styleshift
 from ml.config import CLASSES
+from ml.training import styleshift
 from ml.training.data import Sample
 from tests.ml.fixtures import TinyModel, draw_other, draw_penguin, tiny_model  # noqa: F401  (fixture)
 

@@ -32,9 +32,7 @@ def _entry_point() -> list[str]:
 
     mounted = any(group.name == "stream" for group in root.registered_groups)
     return (
-        [sys.executable, "-m", "services", "stream"]
-        if mounted
-        else [sys.executable, "-m", "streaming.cli"]
+        [sys.executable, "-m", "services", "stream"] if mounted else [sys.executable, "-m", "streaming.cli"]
     )
 
 

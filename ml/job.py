@@ -17,9 +17,9 @@ from rich.console import Console
 from ml.config import MlPaths, resource_suffix
 from ml.dataset.assemble import assemble, user_folder
 from ml.dataset.sources import SOURCES
-from ml.deploy_local import Deployment, Names, deploy
+from ml.endpoint.deploy import Deployment, Names, deploy
 from ml.prepare.pipeline import Prepared, PrepareOptions, prepare
-from ml.training_job import TrainingResult, run_job
+from ml.training.job import TrainingResult, run_job
 from ml.transfer import upload_tree
 from services.console import make_console
 from services.objectstore import ObjectStore
@@ -71,9 +71,9 @@ class MlPipeline:
         return run_job(self.paths, self.store, hyperparameters, console=self.console)
 
     def style_shift(self, model: Path, image_size: int, out: Path) -> tuple[dict[str, Any], StepReport]:
-        """The held-out test images in other styles through the exported model (``ml/styleshift.py``);
+        """The held-out test images in other styles through the exported model (ml.training.styleshift);
         figures per slice, the slice chart and the galleries of misses under ``out``."""
-        from ml import styleshift
+        from ml.training import styleshift
         from ml.training.data import load_channel
 
         step = StepReport("style-shift evaluation")

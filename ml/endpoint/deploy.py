@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ml import model_server
 from ml.config import MlPaths, endpoint_name, server_port
-from ml.training_job import latest_artifact
+from ml.endpoint import model_server
+from ml.training.job import latest_artifact
 from services import aws, lambda_package
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
