@@ -98,7 +98,9 @@ def demo() -> None:
     batch_run(acquisitions=20_000, performance=200_000)
     stream_run(records=2_000)
     ml_run()
-    typer.echo(f"web app answered a real upload: {demo_upload()}")
+    answer = demo_upload()
+    scores = ", ".join(f"{k} {v}" for k, v in answer.items() if k not in ("image", "label"))
+    typer.echo(f"web app answered a real upload: {answer['image']} → {answer['label']} ({scores})")
 
 
 def main() -> None:

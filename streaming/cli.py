@@ -163,10 +163,12 @@ def produce(
     )
     result = producer.send(until_stopped(), total=records or None)
     step = result.step()
+    reasons = ", ".join(f"{k} {v:,}" for k, v in sorted((step.detail["reject_reasons"] or {}).items()))
     console.print(
         f"sent {step.rows_out:,} records to {cfg.input_stream} in {step.seconds:.1f}s "
-        f"({step.rows_out / max(step.seconds, 1e-9):,.0f}/s); rejected {step.rows_rejected:,} "
-        f"{step.detail['reject_reasons'] or ''}; retried entries {result.retried_entries:,}"
+        f"({step.rows_out / max(step.seconds, 1e-9):,.0f}/s); rejected {step.rows_rejected:,}"
+        + (f" ({reasons})" if reasons else "")
+        + f"; retried entries {result.retried_entries:,}"
     )
 
 
