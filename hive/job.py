@@ -1,10 +1,9 @@
 """The batch job: Freddie Mac files → S3 raw → HQL (processed, partitioned, Parquet, rejects) → MySQL and
 Redshift. Each step returns a reconciled StepReport; the job cross-checks the steps against each other
-(what HQL kept is what the warehouses received) and writes one JSON report."""
+(what HQL kept is what the warehouses received); the CLI keeps the report as a recorded run."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -67,10 +66,6 @@ class BatchReport:
             "checks": self.checks,
             "reconciled": all(s.balanced for s in self.steps),
         }
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
 
 
 EngineFactory = Callable[[], HqlEngine]

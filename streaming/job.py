@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -247,10 +246,6 @@ class RunReport:
             "reconciliation": self.reconciliation.as_dict(),
             "transform_failures_logged": self.transform_log[-20:],
         }
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_dict(), indent=2, default=str) + "\n")
 
 
 class StreamRun:
