@@ -15,6 +15,7 @@ from hive.show import reject_tables, warehouse_tables
 from producers.freddie import generator
 from producers.freddie.layouts import LAYOUT_NAMES
 from services import runs
+from services.choices import one_of
 from services.console import make_console
 from services.objectstore import ObjectStore
 from services.reconcile import steps_table
@@ -30,21 +31,12 @@ console = make_console()
 ENGINES = list(get_args(HqlSettings.model_fields["engine"].annotation))
 
 
-def _engine(value: str | None) -> str | None:
-    if value is not None and value not in ENGINES:
-        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(ENGINES)}")
-    return value
-
-
-def _layout(value: str) -> str:
-    if value not in LAYOUT_NAMES:
-        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(LAYOUT_NAMES)}")
-    return value
-
-
 # Checked before anything starts: a bad value is one line and exit 2.
 Layout = Annotated[
-    str, typer.Option(callback=_layout, help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}.")
+    str,
+    typer.Option(
+        callback=one_of(LAYOUT_NAMES), help=f"Freddie Mac layout to generate: {', '.join(LAYOUT_NAMES)}."
+    ),
 ]
 Acquisitions = Annotated[int, typer.Option(min=1, help="Origination (acquisition) rows to generate.")]
 Performance = Annotated[int, typer.Option(min=1, help="Monthly performance rows to generate.")]
@@ -73,7 +65,9 @@ def run(
     ] = None,
     engine: Annotated[
         str | None,
-        typer.Option(callback=_engine, help=f"HQL engine: {', '.join(ENGINES)} (default: the profile's)."),
+        typer.Option(
+            callback=one_of(ENGINES), help=f"HQL engine: {', '.join(ENGINES)} (default: the profile's)."
+        ),
     ] = None,
     report: Annotated[
         Path | None,

@@ -14,6 +14,7 @@ from ml.config import ARCHITECTURES, MlPaths, endpoint_name, server_port
 from ml.job import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
 from services import runs
+from services.choices import one_of
 from services.console import make_console
 from services.errors import check_port_free
 from services.reconcile import StepReport, steps_table
@@ -28,12 +29,6 @@ console = make_console()
 FromDir = Annotated[Path | None, typer.Option("--from", help="Your own penguin/ and notpenguin/ folders.")]
 
 
-def _arch(value: str) -> str:
-    if value not in ARCHITECTURES:
-        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(ARCHITECTURES)}")
-    return value
-
-
 def _fraction(value: float) -> float:
     if not 0.0 < value < 1.0:
         raise typer.BadParameter(f"{value}: must lie strictly between 0 and 1")
@@ -42,7 +37,10 @@ def _fraction(value: float) -> float:
 
 # Checked before anything starts: a bad value is one line and exit 2.
 Arch = Annotated[
-    str, typer.Option(callback=_arch, help="efficientnet_lite0 (transfer learning) or tiny (tests only).")
+    str,
+    typer.Option(
+        callback=one_of(ARCHITECTURES), help="efficientnet_lite0 (transfer learning) or tiny (tests only)."
+    ),
 ]
 Copies = Annotated[int, typer.Option(min=1, help="Augmented training images per class after balancing.")]
 Epochs = Annotated[int, typer.Option(min=1, max=1000, help="Training epochs.")]

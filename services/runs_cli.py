@@ -8,16 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.choices import one_of
 from services.runs import RunSummary, list_runs
 from services.settings import get_settings
 
 PIPELINES = ("batch", "stream", "ml")
-
-
-def _pipeline(value: str | None) -> str | None:
-    if value is not None and value not in PIPELINES:
-        raise typer.BadParameter(f"{value!r}: choose one of {', '.join(PIPELINES)}")
-    return value
 
 
 def _figure(value: Any) -> str:
@@ -36,7 +31,8 @@ def describe(run: dict[str, Any]) -> str:
 
 def runs(
     pipeline: Annotated[
-        str | None, typer.Argument(callback=_pipeline, help=f"Only this pipeline: {', '.join(PIPELINES)}.")
+        str | None,
+        typer.Argument(callback=one_of(PIPELINES), help=f"Only this pipeline: {', '.join(PIPELINES)}."),
     ] = None,
     last: Annotated[int, typer.Option("--last", "-n", min=1, help="How many runs to list.")] = 10,
 ) -> None:

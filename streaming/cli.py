@@ -11,12 +11,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
 from producers.stream.kinesis import KinesisProducer
 from services import aws, runs
+from services.choices import one_of
 from services.console import make_console
 from services.objectstore import ObjectStore, S3Uri
 from services.reconcile import steps_table
@@ -51,8 +52,13 @@ Url = Annotated[str | None, typer.Option(help="Fetch randomuser-style records fr
 Shards = Annotated[
     int | None, typer.Option(min=1, max=500, help="Shards of the Kinesis stream when it is created.")
 ]
+DELIVERIES = get_args(StreamingSettings.model_fields["delivery"].annotation)
 DeliveryOpt = Annotated[
-    str | None, typer.Option(help="local (our AWS-exact delivery stream) or firehose (the real service).")
+    str | None,
+    typer.Option(
+        callback=one_of(DELIVERIES),
+        help="local (our AWS-exact delivery stream) or firehose (the real service).",
+    ),
 ]
 Interval = Annotated[int | None, typer.Option(min=0, max=900, help="Buffering hint: seconds (0–900).")]
 SizeMiB = Annotated[int | None, typer.Option(min=1, max=128, help="Buffering hint: MiB (1–128).")]
@@ -69,8 +75,6 @@ def _cfg(
     if app_name:
         overrides["app"] = app_name
     if delivery:
-        if delivery not in ("local", "firehose"):
-            raise typer.BadParameter(f"{delivery!r}: choose local or firehose", param_hint="--delivery")
         overrides["delivery"] = delivery
     if interval is not None or size is not None:
         overrides["buffering"] = BufferingHints(
@@ -235,7 +239,9 @@ WHAT = ("destination", "errors", "aggregates", "all")
 @app.command()
 @needs_stack("ministack")
 def tail(
-    what: Annotated[str, typer.Argument(help=f"Which output: {', '.join(WHAT)}.")] = "all",
+    what: Annotated[
+        str, typer.Argument(callback=one_of(WHAT), help=f"Which output: {', '.join(WHAT)}.")
+    ] = "all",
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="Print the last N lines.")] = 20,
     since: Annotated[
         str | None, typer.Option(help="Only objects written since: 10m, 2h, 1d or an ISO time (UTC).")
@@ -244,8 +250,6 @@ def tail(
     app_name: AppName = None,
 ) -> None:
     """Print the last JSON lines the delivery streams wrote to S3, newest last, across all of them."""
-    if what not in WHAT:
-        raise typer.BadParameter(f"{what!r}: choose one of {', '.join(WHAT)}")
     cutoff = parse_since(since) if since else None
     settings = get_settings()
     cfg = _cfg(app_name, None, None, None)
