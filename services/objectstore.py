@@ -58,9 +58,7 @@ class ObjectStore:
         )
 
     def ensure_bucket(self, bucket: str) -> None:
-        try:
-            self.s3.head_bucket(Bucket=bucket)
-        except ClientError:
+        if not self.bucket_exists(bucket):
             kwargs: dict[str, Any] = {"Bucket": bucket}
             if self.settings.aws.region != "us-east-1":
                 kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.aws.region}

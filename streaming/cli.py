@@ -222,8 +222,7 @@ def analytics(
     # A graceful stop (idle, SIGTERM, Ctrl-C) ends the input: every open window fires and is delivered,
     # so no window state is left for the next run on this app to pick up and count.
     with console.status("firing the open windows and delivering (buffering hints honoured)…"):
-        consumer.end_of_input()
-        consumer.drain()
+        consumer.finish()
     console.print(
         f"stopped after {consumer.stats.records:,} records ("
         + ", ".join(f"{k} {v:,}" for k, v in sorted(consumer.stats.outcomes.items()))

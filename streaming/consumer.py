@@ -229,6 +229,12 @@ class StreamConsumer:
         """A bounded run ended: emit every open window (as Flink and Spark do at the end of bounded input)."""
         self._emit_windows(final=True)
 
+    def finish(self) -> None:
+        """End the input and deliver everything: what a graceful stop, the end of a run, and a run taking
+        over an earlier session's open windows all do."""
+        self.end_of_input()
+        self.drain()
+
     def drain(self, timeout_s: float = 960.0) -> None:
         """Deliver everything in the outbox, honouring the buffering hints (waits out the interval)."""
         deadline = time.monotonic() + timeout_s

@@ -265,8 +265,7 @@ class StreamRun:
         # Windows and outputs an earlier session left behind (a consumer killed before it could fire
         # them) belong to that session: deliver them now, before this run starts counting its own.
         with self.console.status("delivering what an earlier session left open…"):
-            consumer.end_of_input()
-            consumer.drain()
+            consumer.finish()
         targets: dict[str, dict[str, str] | None] = {"value": None}
         stop = threading.Event()
         failure: list[BaseException] = []
@@ -294,8 +293,7 @@ class StreamRun:
         first_put = min((p.put_at for p in produced.puts), default=started)
         processed = time.time() - first_put
         with self.console.status("delivering (buffering hints honoured)…"):
-            consumer.end_of_input()
-            consumer.drain()
+            consumer.finish()
         total = time.time() - first_put
         consumer.pump.stop()
         report = self._report(res, consumer, produced, request, started, processed, total)
