@@ -156,14 +156,6 @@ def likely_field_count(counts: Counter[int], kind: Kind) -> int:
     return max(counts, key=lambda count: (counts[count], count in known))
 
 
-def sample_field_count(path: Path, kind: Kind, lines: int = SAMPLE_LINES) -> int:
-    with path.open("rb") as handle:
-        counts = field_counts(handle, lines)
-    if not counts:
-        raise SourceError(f"{path.name}: the file is empty, so its layout cannot be told")
-    return likely_field_count(counts, kind)
-
-
 def discover(root: Path) -> Inventory:
     """Every Freddie Mac file under ``root`` (a folder at any depth, a file or a zip), sorted by path."""
     if not root.exists():
