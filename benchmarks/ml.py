@@ -39,6 +39,7 @@ from ml.endpoint.deploy import Names, deploy  # noqa: E402
 from ml.job import MlPipeline  # noqa: E402
 from ml.training.job import latest_artifact  # noqa: E402
 from services import aws  # noqa: E402
+from services.objectstore import S3Uri  # noqa: E402
 from services.settings import get_settings  # noqa: E402
 
 TARGETS = {
@@ -186,9 +187,7 @@ def main() -> None:
         artifact = latest_artifact(paths, pipeline.store)
         job = artifact.key.split("/")[-3]
         metrics = json.loads(
-            pipeline.store.s3.get_object(
-                Bucket=artifact.bucket, Key=artifact.key.replace("model.tar.gz", "metrics.json")
-            )["Body"].read()
+            pipeline.store.read(S3Uri(artifact.bucket, artifact.key.replace("model.tar.gz", "metrics.json")))
         )
         # The job's wall time is not stored; the script's own time (fit, export, evaluation) is.
         training_seconds, artifact_bytes = (

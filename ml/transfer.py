@@ -34,7 +34,7 @@ def upload_tree(folder: Path, store: ObjectStore, dest: S3Uri, console: Console 
         task = progress.add_task(f"upload → {dest}", total=len(files))
 
         def one(path: Path) -> None:
-            store.s3.upload_file(str(path), dest.bucket, dest.join(path.relative_to(folder).as_posix()).key)
+            store.upload(path, dest.join(path.relative_to(folder).as_posix()))
             progress.advance(task)
 
         list(pool.map(one, files))
@@ -52,8 +52,7 @@ def download_tree(src: S3Uri, store: ObjectStore, folder: Path, console: Console
 
         def one(item: tuple[S3Uri, int]) -> None:
             target = inside(folder, item[0].key.removeprefix(prefix))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            store.s3.download_file(item[0].bucket, item[0].key, str(target))
+            store.download(item[0], target)
             progress.advance(task)
 
         list(pool.map(one, objects))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 
 from ml.config import MlPaths
@@ -108,7 +109,9 @@ def run_job(
 def latest_artifact(paths: MlPaths, store: ObjectStore) -> S3Uri:
     pointer = paths.s3("training", "latest.json")
     try:
-        body = store.s3.get_object(Bucket=pointer.bucket, Key=pointer.key)["Body"].read()
-    except store.s3.exceptions.NoSuchKey:
+        body = store.read(pointer)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
         raise FileNotFoundError(f"no trained model yet ({pointer} is missing): run `bdml ml train`") from None
     return S3Uri.parse(json.loads(body)["model_artifact"])

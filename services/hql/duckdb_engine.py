@@ -563,10 +563,10 @@ def _decoded_lines(store: ObjectStore, uri: S3Uri, numbers: set[int]) -> dict[in
     UTF-8 with each invalid byte as U+FFFD; a CRLF end and the first line's byte order mark dropped."""
     if not numbers:
         return {}
-    body = store.s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"]
+    body = store.open(uri)
     out: dict[int, str] = {}
     number, rest = 1, b""
-    for chunk in body.iter_chunks(1 << 20):
+    for chunk in iter(lambda: body.read(1 << 20), b""):
         pieces = (rest + chunk).split(b"\n")
         rest = pieces.pop()
         for piece in pieces:
