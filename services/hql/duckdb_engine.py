@@ -668,14 +668,32 @@ def _route(select: exp.Select, k: int, columns: list[exp.Expr]) -> _Routed:
     columns.append(exp.alias_(exp.func("coalesce", condition.copy(), exp.false()), routed.flag))
     for i, expr in enumerate(select.expressions):
         routed.names.append(f"__c{k}_{i}")
-        columns.append(exp.alias_(_when(condition, expr.unalias()), routed.names[-1]))
+        columns.append(exp.alias_(_guarded(condition, expr.unalias()), routed.names[-1]))
     order = select.args.get("sort") or select.args.get("order")
     for j, ordered in enumerate(order.expressions if order is not None else []):
         key = f"__s{k}_{j}"
-        columns.append(exp.alias_(_when(condition, ordered.this), key))
+        columns.append(exp.alias_(_guarded(condition, ordered.this), key))
         routed.keys.append(ordered.copy())
         routed.keys[-1].set("this", exp.column(key))
     return routed
+
+
+# Expressions that yield a value (or NULL) for any input: Hive's CAST is lenient (TRY_CAST here).
+_CANNOT_FAIL = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.DataType,
+    exp.DataTypeParam, exp.TryCast, exp.TsOrDsToDate, exp.Nullif, exp.Coalesce, exp.Trim, exp.Substring,
+    exp.Concat, exp.DPipe, exp.Upper, exp.Lower, exp.Length, exp.Year, exp.Month,
+)  # fmt: skip
+
+
+def _guarded(condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """``value`` for the rows ``condition`` sends to the insert. A computed expression that cannot fail
+    is left unguarded: the rows the insert skips compute it for nothing, which costs less than a CASE
+    around every value of every row (measured: 15% of the one pass). A bare column stays guarded, or the
+    pass would store a copy of it for every row (the rejects' raw line, say)."""
+    if not isinstance(value, exp.Column) and all(isinstance(n, _CANNOT_FAIL) for n in value.walk()):
+        return value.copy()
+    return _when(condition, value)
 
 
 def _when(condition: exp.Expression, value: exp.Expression) -> exp.Expression:

@@ -83,6 +83,7 @@ def test_not_utf8_is_the_first_reject_rule(name: str) -> None:
     text = (tables.HQL_DIR / name).read_text(encoding="utf-8")
     checked = text[text.index("_checked AS") :]
     whens = [line.strip() for line in checked.splitlines() if line.strip().startswith("WHEN")]
+    whens = [w for w in whens if not w.endswith("THEN NULL")]  # the clean-line fast path names no reason
     assert whens[0] == "WHEN instr(line, '\ufffd') > 0 THEN 'line is not valid UTF-8'"
     duck = sqlglot.transpile(whens[0].join(["SELECT CASE ", " END FROM t"]), read="hive", write="duckdb")[0]
     assert "STRPOS(line, '\ufffd') > 0" in duck
