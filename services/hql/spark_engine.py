@@ -247,6 +247,9 @@ def spark_conf(
 LOCAL_TUNING = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
+    # The only cache is a multi-insert's source, built once and read once per INSERT within one
+    # statement: compressing it cost more than it saved (1M performance lines: 10.3 s → 6.9 s to build).
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 
 
