@@ -109,8 +109,9 @@ class HqlSettings(BaseModel):
     hiveserver2_port: int = 10000
     hiveserver2_auth: str = "NOSASL"
     hiveserver2_user: str = "bdml"
-    # Memory for the DuckDB engine; spill goes to the stack home.
-    duckdb_memory_limit: str = "8GB"
+    # Memory the DuckDB engine may hold before it spills to the stack home. DuckDB fills whatever it is
+    # given: 2M + 10M rows peaked at 7.9 GB under 8 GB and at 2.2 GB under 2 GB, no slower (measured).
+    duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
 
 
