@@ -24,8 +24,8 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ml.config import ARCHITECTURES, CLASSES
-from ml.model.networks import BackboneFeatures, PenguinClassifier, load_backbone
-from ml.training import export, fit, metrics
+from ml.model.networks import BackboneFeatures, PenguinClassifier, PenguinHead, load_backbone
+from ml.training import export, fit, metrics, select
 from ml.training.data import Sample, batches, load_channel
 from services.console import make_console
 
@@ -39,7 +39,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--image-size", type=int, default=224)
     # 0.1 (not 1e-3): chosen on the style-shifted validation images, where a stiffer head generalises
     # across colours and line art (mean balanced accuracy over the slices 0.966 vs 0.954).
-    p.add_argument("--l2", type=float, default=0.1, help="L2 penalty of the logistic head")
+    p.add_argument(
+        "--l2", type=float, default=0.1, help="L2 penalty of the logistic head (with --select none)"
+    )
+    p.add_argument(
+        "--select",
+        choices=("loso", "none"),
+        default="loso",
+        help="loso: choose L2 and the decision threshold by leave-one-source-out (ml.training.select); "
+        "none: --l2 and a class-balanced threshold",
+    )
     p.add_argument("--steps", type=int, default=200, help="L-BFGS iterations for the head")
     p.add_argument("--epochs", type=int, default=8, help="epochs (tiny CNN only)")
     p.add_argument(
@@ -112,11 +121,29 @@ def _evaluate(
     return result
 
 
-def _train(args: argparse.Namespace, train: list[Sample], validation: list[Sample]) -> torch.nn.Module:
+def _fit_head(
+    args: argparse.Namespace, done: dict[str, fit.Features], sources: list[str]
+) -> tuple[PenguinHead, dict[str, Any]]:
+    """The head, with L2 and threshold chosen by leave-one-source-out (``--select loso``) or as given."""
+    if args.select == "none":
+        return fit.fit_head(done["train"], done["validation"], args.l2, args.steps, args.fusion), {}
+    best, candidates = select.choose(fit.concat(done["train"], done["validation"]), sources)
+    console.print(
+        f"leave-one-source-out choice: L2 {best.l2}, threshold offset {best.offset} (score {best.score:.3f})"
+    )
+    head = fit.fit_head(done["train"], done["validation"], best.l2, args.steps, args.fusion)
+    with torch.no_grad():
+        head.linear.bias.add_(best.offset)
+    return head, select.report(best, candidates)
+
+
+def _train(
+    args: argparse.Namespace, train: list[Sample], validation: list[Sample]
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     with _progress() as progress:
         if args.arch == "tiny":
             task = progress.add_task("tiny CNN epochs", total=args.epochs)
-            return fit.train_tiny(
+            tiny = fit.train_tiny(
                 train,
                 args.image_size,
                 args.epochs,
@@ -124,6 +151,7 @@ def _train(args: argparse.Namespace, train: list[Sample], validation: list[Sampl
                 args.batch_size,
                 lambda n: progress.advance(task, n),
             )
+            return tiny, {}
         features = BackboneFeatures(load_backbone())
         done: dict[str, fit.Features] = {}
         with tempfile.TemporaryDirectory(prefix="bdml-train-") as work:  # the backbone's one-off export
@@ -137,12 +165,12 @@ def _train(args: argparse.Namespace, train: list[Sample], validation: list[Sampl
                     partial(progress.advance, task),
                     Path(work),
                 )
-    head = fit.fit_head(done["train"], done["validation"], args.l2, args.steps, args.fusion)
+    head, selection = _fit_head(args, done, [s.source for s in (*train, *validation)])
     console.print(
         f"fusion weights (head logit, king-penguin log-prob): {head.fusion.weight.tolist()[0]}, "
         f"bias {float(head.fusion.bias):.3f}"
     )
-    return PenguinClassifier(features, head)
+    return PenguinClassifier(features, head), selection
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -157,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"train {len(train)} · validation {len(validation)} · test {len(test)} images; "
         f"arch {args.arch}, {args.threads} threads"
     )
-    model = _train(args, train, validation)
+    model, selection = _train(args, train, validation)
     fit_seconds = time.perf_counter() - started
 
     args.model_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "fit_seconds": round(fit_seconds, 2),
         "train_seconds": round(time.perf_counter() - started, 2),
         "model_bytes": model_path.stat().st_size,
+        "selection": selection,
         **figures,
     }
     export.write_metadata(

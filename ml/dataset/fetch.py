@@ -44,6 +44,7 @@ def _fresh(target: Path) -> Path:
 def debian(package: str, cache: Path) -> Path:
     """The unpacked root of a Debian package (``<cache>/deb/<package>``)."""
     _allowed(package)
+    cache = cache.resolve()  # dpkg runs in the downloads folder: a relative cache would not resolve there
     root = cache / "deb" / package
     if (root / ".complete").exists():
         return root

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ml.dataset import fetch
 from ml.dataset.rcc import read_rcc
+from ml.dataset.xpm_frames import first_frames
 
 # 'tux' as a word of its own ('_' and '-' separate words in file names): not 'tuxedo', not 'tuxpaint'.
 # 'pengwin' is how one Tux Paint stamp spells it.
@@ -265,6 +266,58 @@ def gcompris(cache: Path) -> Iterator[Candidate]:
             )
 
 
+# XPenguins' themes: the penguin themes' sprites (Pingus' artists and others), and the themes of other
+# creatures (Bill, a person; a turtle) as negatives in the same pixel-art style. Left out: explosions,
+# splats, the ghostly 'angel' and the electrocuted 'zapped' frame (no recognisable animal).
+XPENGUINS_THEMES = {"Penguins": "penguin", "Big_Penguins": "penguin", "Classic_Penguins": "penguin"}
+XPENGUINS_OTHERS = {"Bill": "notpenguin", "Turtles": "notpenguin"}
+XPENGUINS_SKIPPED = frozenset({"explosion.xpm", "splat.xpm", "angel.xpm", "zapped.xpm"})
+
+
+def xpenguins(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("xpenguins", cache) / "usr/share/xpenguins/themes"
+    for theme, label in {**XPENGUINS_THEMES, **XPENGUINS_OTHERS}.items():
+        for name, png in first_frames(root / theme):
+            if name in XPENGUINS_SKIPPED:
+                continue
+            # Big_Penguins is Penguins scaled up: one group per action across the penguin themes.
+            group = f"{label}-{Path(name).stem}" if label == "penguin" else f"{theme}-{Path(name).stem}"
+            yield Candidate("xpenguins", "GPL-2.0", "sprite", group, label, f"{theme}/{name}", _constant(png))
+    for icon in ("Turtles/turtle.png", "Bill/bill.png"):
+        if (root / icon).is_file():
+            group = f"{icon.split('/')[0]}-icon"
+            yield Candidate("xpenguins", "GPL-2.0", "sprite", group, "notpenguin", icon, _reader(root / icon))
+
+
+def tuxpuck(cache: Path) -> Iterator[Candidate]:
+    """TuxPuck's icon: a glossy, light-blue Tux head — a coloured penguin, not the black-and-white one."""
+    icon = fetch.debian("tuxpuck", cache) / "usr/share/icons/hicolor/64x64/apps/tuxpuck.png"
+    if icon.is_file():
+        yield Candidate("tuxpuck", "GPL-2.0+", "render", "tux-icon", "penguin", "tuxpuck.png", _reader(icon))
+
+
+def icebreaker(cache: Path) -> Iterator[Candidate]:
+    """IceBreaker's icons: a photo-like penguin on a flat blue ground and a small one on red — a
+    penguin on a coloured square, as the Tux4Kids helmet sprites draw it. Its other critters are 14 px."""
+    root = fetch.debian("icebreaker", cache) / "usr/share/games/icebreaker"
+    for rel in ("icebreaker_128.png", "penguinicon_32.bmp"):
+        if (root / rel).is_file():
+            stem = Path(rel).stem
+            yield Candidate("icebreaker", "GPL-2.0+", "clipart", stem, "penguin", rel, _reader(root / rel))
+
+
+def tuxfootball(cache: Path) -> Iterator[Candidate]:
+    """Tux Football's 3D-rendered players (people) and ball: negatives in a rendered style. Its icon is
+    the ball and its title is lettering, so no penguin comes from here."""
+    graphics = fetch.debian("tuxfootball", cache) / "usr/share/games/tuxfootball/graphics"
+    standing = [p for p in _stable_order(_files(graphics)) if p.parent.parent.name == "standing"][:8]
+    for p in [*standing, graphics / "football.png"]:
+        if p.is_file():
+            rel = p.relative_to(graphics).as_posix()
+            group = rel.split("/")[0] if p in standing else p.stem  # one team's kit is one artwork
+            yield Candidate("tuxfootball", "GPL-2.0+", "render", group, "notpenguin", rel, _reader(p))
+
+
 # --- emoji -----------------------------------------------------------------------------------------------
 
 EMOJI_CATEGORIES = ("Animals & Nature", "Food & Drink", "Objects", "Travel & Places", "Activities")
@@ -283,24 +336,44 @@ def _emoji_choice(table: list[dict[str, str]], cap: int) -> list[dict[str, str]]
     return penguin + animals[: cap // 2] + rest[: cap - cap // 2]
 
 
+def _emoji(
+    source: str, licence: str, kind: str, e: dict[str, str], origin: str, load: Callable[[], bytes]
+) -> Candidate:
+    """One emoji image: its code point is its group (the same glyph in any style is one artwork)."""
+    label = "penguin" if e["unified"] == PENGUIN_EMOJI else "notpenguin"
+    return Candidate(source, licence, kind, f"emoji-{e['unified']}", label, origin, load)
+
+
 def _npm_emoji(vendor: str, licence: str, cap: int) -> Callable[[Path], Iterator[Candidate]]:
     def collect(cache: Path) -> Iterator[Candidate]:
         pkg = fetch.npm(f"emoji-datasource-{vendor}", cache)
         for e in _emoji_choice(_emoji_table(pkg), cap):
             path = pkg / "img" / vendor / "64" / e["image"]
             if path.exists():
-                label = "penguin" if e["unified"] == PENGUIN_EMOJI else "notpenguin"
-                yield Candidate(
-                    f"emoji-{vendor}",
-                    licence,
-                    "emoji",
-                    f"emoji-{e['unified']}",
-                    label,
-                    path.relative_to(pkg).as_posix(),
-                    _reader(path),
-                )
+                origin = path.relative_to(pkg).as_posix()
+                yield _emoji(f"emoji-{vendor}", licence, "emoji", e, origin, _reader(path))
 
     return collect
+
+
+def fluent_3d(cache: Path) -> Iterator[Candidate]:
+    """Microsoft's Fluent Emoji in their 3D style (npm ``@lobehub/fluent-emoji-3d``, WebP per code point):
+    a rendered, purple-and-white penguin — the kind of picture the first review saw missed — among
+    animals and objects rendered the same way."""
+    pkg = fetch.npm("@lobehub/fluent-emoji-3d", cache)
+    table = _emoji_table(fetch.npm("emoji-datasource-google", cache))  # the code point list, any vendor
+    for e in _emoji_choice(table, 120):
+        code = e["unified"].lower()
+        path = next(
+            (
+                p
+                for p in (pkg / "assets" / f"{c}.webp" for c in (code, code.replace("-fe0f", "")))
+                if p.exists()
+            ),
+            None,
+        )
+        if path is not None:
+            yield _emoji("fluent-3d", "MIT", "render", e, path.relative_to(pkg).as_posix(), _reader(path))
 
 
 def openmoji(cache: Path) -> Iterator[Candidate]:
@@ -313,16 +386,8 @@ def openmoji(cache: Path) -> Iterator[Candidate]:
     table = _emoji_table(fetch.npm("emoji-datasource-google", cache))  # the code point list, any vendor
     for e in _emoji_choice(table, 80):
         text = "".join(chr(int(cp, 16)) for cp in e["unified"].split("-"))
-        label = "penguin" if e["unified"] == PENGUIN_EMOJI else "notpenguin"
-        yield Candidate(
-            "openmoji",
-            "CC-BY-SA-4.0",
-            "emoji",
-            f"emoji-{e['unified']}",
-            label,
-            f"glyf_colr0.ttf:U+{e['unified']}",
-            partial(render_glyph, font, text),
-        )
+        origin = f"glyf_colr0.ttf:U+{e['unified']}"
+        yield _emoji("openmoji", "CC-BY-SA-4.0", "emoji", e, origin, partial(render_glyph, font, text))
 
 
 SOURCES: tuple[Source, ...] = (
@@ -333,6 +398,11 @@ SOURCES: tuple[Source, ...] = (
     Source("emoji-google", "train", _npm_emoji("google", "Apache-2.0", 120)),
     Source("supertuxkart", "train", supertuxkart),
     Source("extremetuxracer", "train", extremetuxracer),
+    Source("xpenguins", "train", xpenguins),
+    Source("tuxpuck", "train", tuxpuck),
+    Source("icebreaker", "train", icebreaker),
+    Source("tuxfootball", "train", tuxfootball),
+    Source("fluent-3d", "train", fluent_3d),
     # Held out: the test figures come from packages the model never saw, photos included.
     Source("tuxpaint-stamps", "test", tuxpaint_stamps),
     Source("tuxtype", "test", tuxtype),

@@ -28,6 +28,10 @@ class Features:
     labels: torch.Tensor  # (N,)
 
 
+def concat(*parts: Features) -> Features:
+    return Features(*(torch.cat([getattr(p, f) for p in parts]) for f in ("pooled", "king", "labels")))
+
+
 def device() -> torch.device:
     """The GPU when there is one (a SageMaker ml.g5 training instance), else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,87 @@
+"""Leave-one-source-out selection: folds never see the source they score, sources weigh equally, and the
+threshold moves towards 'penguin' when unseen sources' penguins score low."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ml.training import select
+from ml.training.fit import Features
+
+pytestmark = pytest.mark.unit
+
+
+def _features(pooled: list[list[float]], labels: list[int]) -> Features:
+    return Features(torch.tensor(pooled), torch.zeros(len(labels), 1), torch.tensor(labels))
+
+
+def _cluster(centre: list[float], n: int, seed: int) -> list[list[float]]:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.tensor(centre) + 0.05 * torch.randn(n, len(centre), generator=g)).tolist()
+
+
+def test_a_source_is_scored_by_a_head_that_never_saw_it() -> None:
+    # Source 'b' labels its points the opposite way to 'a' and 'c': a head fitted without 'b' gets 'b' all
+    # wrong. Had 'b' been in its own fold's training data, its recall would not be zero.
+    pooled = _cluster([2, 0], 10, 1) + _cluster([-2, 0], 10, 2)
+    labels = [1] * 10 + [0] * 10
+    sources = ["a"] * 20
+    pooled += _cluster([2, 0], 10, 3) + _cluster([-2, 0], 10, 4)
+    labels += [0] * 10 + [1] * 10
+    sources += ["b"] * 20
+    pooled += _cluster([2, 0], 10, 5) + _cluster([-2, 0], 10, 6)
+    labels += [1] * 10 + [0] * 10
+    sources += ["c"] * 20
+    logits, scored = select.held_out_logits(_features(pooled, labels), sources, l2=0.01)
+    assert bool(scored.all())
+    _, per_source = select.score(logits, torch.tensor(labels), sources, 0.0)
+    by_name = {s.source: s for s in per_source}
+    assert by_name["b"].penguin_recall == 0.0 and by_name["b"].other_recall == 0.0
+
+
+def test_sources_weigh_equally_whatever_their_size() -> None:
+    logits = torch.tensor([1.0] * 98 + [-1.0, -1.0, 1.0, -1.0])
+    labels = torch.tensor([1] * 100 + [1, 1])
+    sources = ["big"] * 100 + ["small"] * 2
+    total, per_source = select.score(logits, labels, sources, 0.0)
+    recalls = {s.source: s.penguin_recall for s in per_source}
+    assert recalls == pytest.approx({"big": 0.98, "small": 0.5})
+    assert total == pytest.approx((0.74 + 0.0) / 2)  # no source has others: their mean counts as 0
+
+
+def test_the_threshold_moves_towards_penguin_when_unseen_penguins_score_low() -> None:
+    # Each source's penguins sit a little closer to the others than the other sources' penguins do, so a
+    # head that never saw a source under-calls its penguins at the balanced threshold.
+    pooled, labels, sources = [], [], []
+    for k, shift in enumerate((0.0, 0.6, 1.2, 1.8)):
+        pooled += _cluster([2.0 - shift, shift], 15, 10 + k) + _cluster([-2.0, 0.0], 15, 20 + k)
+        labels += [1] * 15 + [0] * 15
+        sources += [f"s{k}"] * 30
+    best, candidates = select.choose(_features(pooled, labels), sources, l2_grid=(0.1,))
+    assert len(candidates) == len(select.OFFSET_GRID)
+    plain = next(c for c in candidates if c.offset == 0.0)
+    assert best.score >= plain.score
+    assert best.offset in select.OFFSET_GRID
+    figures = select.report(best, candidates)
+    assert figures["l2"] == 0.1 and len(figures["per_source"]) == 4
+
+
+def test_training_applies_the_chosen_offset_to_the_served_head() -> None:
+    import argparse
+
+    from ml import train
+    from ml.training.fit import fit_head
+
+    pooled = _cluster([2, 0], 12, 1) + _cluster([-2, 0], 12, 2) + _cluster([1.5, 0.5], 6, 3)
+    labels = [1] * 12 + [0] * 12 + [1] * 6
+    sources = ["a"] * 24 + ["b"] * 6
+    done = {"train": _features(pooled[:24], labels[:24]), "validation": _features(pooled[24:], labels[24:])}
+    args = argparse.Namespace(select="loso", l2=0.1, steps=50, fusion=False)
+    head, figures = train._fit_head(args, done, sources)
+    plain = fit_head(done["train"], done["validation"], figures["l2"], 50)
+    assert float(head.linear.bias) == pytest.approx(float(plain.linear.bias) + figures["offset"], abs=1e-4)
+    assert figures["method"].startswith("leave-one-source-out")
+    args.select = "none"
+    _, none = train._fit_head(args, done, sources)
+    assert none == {}
