@@ -49,6 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="loso: choose L2 and the decision threshold by leave-one-source-out (ml.training.select); "
         "none: --l2 and a class-balanced threshold",
     )
+    p.add_argument(
+        "--selection-shifts",
+        choices=("colour", "none"),
+        default="colour",
+        help="colour: leave-one-source-out also scores each held-out source's images hue-rotated, "
+        "channel-swapped and in greyscale (5 more feature passes over train + validation); none: as stored",
+    )
     p.add_argument("--steps", type=int, default=200, help="L-BFGS iterations for the head")
     p.add_argument("--epochs", type=int, default=8, help="epochs (tiny CNN only)")
     p.add_argument(
@@ -122,12 +129,16 @@ def _evaluate(
 
 
 def _fit_head(
-    args: argparse.Namespace, done: dict[str, fit.Features], sources: list[str]
+    args: argparse.Namespace,
+    done: dict[str, fit.Features],
+    sources: list[str],
+    shifted: list[torch.Tensor],
 ) -> tuple[PenguinHead, dict[str, Any]]:
     """The head, with L2 and threshold chosen by leave-one-source-out (``--select loso``) or as given."""
     if args.select == "none":
         return fit.fit_head(done["train"], done["validation"], args.l2, args.steps, args.fusion), {}
-    best, candidates = select.choose(fit.concat(done["train"], done["validation"]), sources)
+    pool = fit.concat(done["train"], done["validation"])
+    best, candidates = select.choose(pool, sources, shifted=shifted)
     console.print(
         f"leave-one-source-out choice: L2 {best.l2}, threshold offset {best.offset} (score {best.score:.3f})"
     )
@@ -154,18 +165,20 @@ def _train(
             return tiny, {}
         features = BackboneFeatures(load_backbone())
         done: dict[str, fit.Features] = {}
+        shifted: list[torch.Tensor] = []
+        pool = [*train, *validation]
         with tempfile.TemporaryDirectory(prefix="bdml-train-") as work:  # the backbone's one-off export
+            extract = partial(fit.extract, features, image_size=args.image_size, batch_size=args.batch_size)
             for name, samples in (("train", train), ("validation", validation)):
                 task = progress.add_task(f"backbone features: {name}", total=len(samples))
-                done[name] = fit.extract(
-                    features,
-                    samples,
-                    args.image_size,
-                    args.batch_size,
-                    partial(progress.advance, task),
-                    Path(work),
-                )
-    head, selection = _fit_head(args, done, [s.source for s in (*train, *validation)])
+                done[name] = extract(samples, tick=partial(progress.advance, task), work=Path(work))
+            if args.select == "loso" and args.selection_shifts == "colour":
+                for shift in select.COLOUR_SHIFTS:
+                    task = progress.add_task(f"backbone features: {shift} (selection)", total=len(pool))
+                    tick = partial(progress.advance, task)
+                    recolour = select.colour_shift(shift)
+                    shifted.append(extract(pool, tick=tick, work=Path(work), transform=recolour).pooled)
+    head, selection = _fit_head(args, done, [s.source for s in pool], shifted)
     console.print(
         f"fusion weights (head logit, king-penguin log-prob): {head.fusion.weight.tolist()[0]}, "
         f"bias {float(head.fusion.bias):.3f}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +50,19 @@ def load_channel(channel: Path, lst_channel: Path | None, name: str) -> list[Sam
     return samples
 
 
-def batches(samples: list[Sample], size: int, image_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+Recolour = Callable[[Image.Image], Image.Image]
+
+
+def batches(
+    samples: list[Sample], size: int, image_size: int, transform: Recolour | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Model-ready arrays and labels, ``size`` at a time; ``transform`` (on the RGB image) makes shifted
+    copies, e.g. the colour shifts the selection scores held-out sources on."""
     for start in range(0, len(samples), size):
         chunk = samples[start : start + size]
         arrays = []
         for s in chunk:
             with Image.open(s.path) as image:
-                arrays.append(to_array(image, image_size))
+                picture = transform(image.convert("RGB")) if transform else image
+                arrays.append(to_array(picture, image_size))
         yield np.stack(arrays), np.array([s.label for s in chunk], dtype=np.int64)

@@ -29,3 +29,17 @@ def test_torch_and_onnx_features_agree(tmp_path: Path) -> None:
     assert torch.allclose(on_cpu.pooled, with_torch.pooled, atol=1e-3)
     assert torch.allclose(on_cpu.king, with_torch.king, atol=1e-3)
     assert fit.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_batches_recolour_each_image_before_scaling(tmp_path: Path) -> None:
+    from ml.training.data import batches
+    from ml.training.select import colour_shift
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (16, 16), (220, 30, 30)).save(path)
+    samples = [Sample(path, 1, "s", "clipart")]
+    ((plain, labels),) = batches(samples, 4, 8)
+    ((grey, _),) = batches(samples, 4, 8, colour_shift("greyscale"))
+    assert labels.tolist() == [1]
+    assert plain[0, 0].mean() > plain[0, 1].mean() + 1  # red stays red without a transform
+    assert abs(grey[0, 0] - grey[0, 1]).max() < 1e-6 and abs(grey[0, 1] - grey[0, 2]).max() < 1e-6

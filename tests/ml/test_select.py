@@ -34,8 +34,8 @@ def test_a_source_is_scored_by_a_head_that_never_saw_it() -> None:
     labels += [1] * 10 + [0] * 10
     sources += ["c"] * 20
     logits, scored = select.held_out_logits(_features(pooled, labels), sources, l2=0.01)
-    assert bool(scored.all())
-    _, per_source = select.score(logits, torch.tensor(labels), sources, 0.0)
+    assert bool(scored.all()) and logits.shape == (1, len(sources))
+    _, per_source = select.score(logits[0], torch.tensor(labels), sources, 0.0)
     by_name = {s.source: s for s in per_source}
     assert by_name["b"].penguin_recall == 0.0 and by_name["b"].other_recall == 0.0
 
@@ -78,10 +78,40 @@ def test_training_applies_the_chosen_offset_to_the_served_head() -> None:
     sources = ["a"] * 24 + ["b"] * 6
     done = {"train": _features(pooled[:24], labels[:24]), "validation": _features(pooled[24:], labels[24:])}
     args = argparse.Namespace(select="loso", l2=0.1, steps=50, fusion=False)
-    head, figures = train._fit_head(args, done, sources)
+    head, figures = train._fit_head(args, done, sources, [])
     plain = fit_head(done["train"], done["validation"], figures["l2"], 50)
     assert float(head.linear.bias) == pytest.approx(float(plain.linear.bias) + figures["offset"], abs=1e-4)
     assert figures["method"].startswith("leave-one-source-out")
     args.select = "none"
-    _, none = train._fit_head(args, done, sources)
+    _, none = train._fit_head(args, done, sources, [])
     assert none == {}
+
+
+def test_colour_shifted_copies_move_the_threshold_towards_penguin() -> None:
+    # As stored, every source separates cleanly at the balanced threshold. Recoloured, its penguins drift
+    # towards the others (the frozen features' weakness): only a score that counts the recoloured copies
+    # asks for a larger offset.
+    pooled, shifted, labels, sources = [], [], [], []
+    for k in range(4):
+        pooled += _cluster([2.0, 0.0], 15, 10 + k) + _cluster([-2.0, 0.0], 15, 20 + k)
+        shifted += _cluster([-0.6, 0.0], 15, 30 + k) + _cluster([-2.0, 0.0], 15, 40 + k)
+        labels += [1] * 15 + [0] * 15
+        sources += [f"s{k}"] * 30
+    features = _features(pooled, labels)
+    stored, _ = select.choose(features, sources, l2_grid=(0.1,))
+    recoloured, _ = select.choose(features, sources, l2_grid=(0.1,), shifted=[torch.tensor(shifted)])
+    assert stored.offset == 0.0
+    assert recoloured.offset > stored.offset
+    logits, _ = select.held_out_logits(features, sources, 0.1, shifted=[torch.tensor(shifted)])
+    assert logits.shape == (2, len(sources))
+
+
+def test_colour_shifts_are_the_style_shift_colours_and_keep_the_shape() -> None:
+    from PIL import Image
+
+    image = Image.new("RGB", (8, 8), (200, 40, 10))
+    grey = select.colour_shift("greyscale")(image)
+    bgr = select.colour_shift("channels BGR")(image)
+    assert grey.size == image.size and len(set(grey.getpixel((0, 0)))) == 1
+    assert bgr.getpixel((0, 0)) == (10, 40, 200)
+    assert set(select.COLOUR_SHIFTS) <= set(select.SLICES)
