@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ml.config import CLASSES
@@ -60,6 +61,12 @@ class Choice:
     per_source: list[SourceScore]
 
 
+def _masks(sources: Sequence[str]) -> dict[str, torch.Tensor]:
+    """Each source's images as a mask, in name order: one vectorised comparison per source."""
+    names = np.asarray(sources)
+    return {name: torch.from_numpy(names == name) for name in sorted(set(sources))}
+
+
 def _subset(features: Features, mask: torch.Tensor) -> Features:
     return Features(features.pooled[mask], features.king[mask], features.labels[mask])
 
@@ -78,8 +85,7 @@ def held_out_logits(
     views = [features.pooled, *shifted]
     logits = torch.zeros(len(views), len(sources))
     scored = torch.zeros(len(sources), dtype=torch.bool)
-    for name in sorted(set(sources)):
-        held = torch.tensor([s == name for s in sources])
+    for held in _masks(sources).values():
         kept = _subset(features, ~held)
         if len(set(kept.labels.tolist())) < 2:
             continue
@@ -107,8 +113,7 @@ def score(
     """The source-weighted balanced score of held-out logits shifted by ``offset``, and its parts."""
     predicted = torch.where(logits + offset > 0, PENGUIN, OTHER)
     per_source = []
-    for name in sorted(set(sources)):
-        mask = torch.tensor([s == name for s in sources])
+    for name, mask in _masks(sources).items():
         y, p = labels[mask], predicted[mask]
         per_source.append(SourceScore(name, _recall(p, y, PENGUIN), _recall(p, y, OTHER)))
     total = (_mean([s.penguin_recall for s in per_source]) + _mean([s.other_recall for s in per_source])) / 2
