@@ -142,4 +142,5 @@ SELECT
   fico, dt_first_pi, flag_fthb, dt_matr, cd_msa, mi_pct, cnt_units, occpy_sts, cltv, dti, orig_upb,
   ltv, int_rt, channel, ppmt_pnlty, prod_type, st, prop_type, zipcode, id_loan, loan_purpose,
   orig_loan_term, cnt_borr, seller_name, servicer_name, flag_sc, pre_harp, year(dt_first_pi)
-FROM origination;
+FROM origination
+DISTRIBUTE BY year(dt_first_pi);

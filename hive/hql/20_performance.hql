@@ -154,4 +154,5 @@ SELECT
   dt_zero_bal, new_int_rt, amt_non_int_brng_upb, dt_lst_pi, mi_recoveries, net_sale_proceeds,
   non_mi_recoveries, expenses, legal_costs, maint_pres_costs, taxes_ins_costs, misc_costs, actual_loss,
   modcost, stepmod_ind, dpm_ind, eltv, year(period)
-FROM performance;
+FROM performance
+DISTRIBUTE BY year(period);
