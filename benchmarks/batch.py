@@ -2,13 +2,15 @@
 
     (a) DuckDB's own read_csv → Parquet of the raw files: no validation, the practical limit;
     (b) our DuckDB engine running the HQL files;
-    (c) our Spark engine running the HQL files (skip with --no-spark).
+    (c) our Spark engine running the HQL files (skip with --no-spark);
+    (d) Spark's own CSV reader → Parquet of the same objects, in the same local session: Spark's
+        practical limit on this machine, the yardstick for (c).
 
     python benchmarks/batch.py --acquisitions 200000 --performance 1000000
     python benchmarks/batch.py --acquisitions 2000000 --performance 10000000 --no-spark
 
-Prints origination and performance rows/s for each, the ratio of (b) and (c) to (a) and each one's
-peak memory. Each runs in its own process, so its peak RSS is its own (Spark: the JVM's as well).
+Prints origination and performance rows/s for each, the ratio of each to (a), of (c) to (d), and
+each one's peak memory. Each runs in its own process, so its peak RSS is its own (Spark: the JVM's as well).
 The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
 interleaved N times and keeps each one's fastest. Uses the active profile (`bdml up`
 first) with its own buckets. Writes a JSON report under <stack home>/reports/bench/.
@@ -37,7 +39,7 @@ from services.settings import HqlSettings, S3Settings, Settings, get_settings  #
 
 RAW_BUCKET = "bdml-bench-raw"
 PROCESSED_BUCKET = {"duckdb": "bdml-bench-processed", "spark": "bdml-bench-processed-spark"}
-STEPS = ("reference", "duckdb", "spark")
+STEPS = ("reference", "duckdb", "spark", "spark-reference")
 KINDS = (Kind.ORIGINATION, Kind.PERFORMANCE)
 HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performance"}
 
@@ -60,7 +62,7 @@ class StepResult:
     kinds: dict[str, KindResult] = field(default_factory=dict)
     peak_rss_mb: float = 0.0  # the step's process
     jvm_peak_rss_mb: float | None = None  # Spark's JVM, a separate process
-    startup_seconds: float = 0.0  # not counted in rows/s (Spark: the JVM and session)
+    startup_seconds: float = 0.0  # not counted in rows/s (Spark: the JVM, session and metastore)
 
     @property
     def peak_mb(self) -> float:
@@ -136,8 +138,10 @@ def keep_best(old: StepResult | None, new: StepResult) -> StepResult:
 
 def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any]]:
     reference = next((r for r in results if r.step == "reference"), None)
+    spark_reference = next((r for r in results if r.step == "spark-reference"), None)
     header = (
-        f"{'step':10} {'kind':12} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'vs (a)':>7} {'peak MB':>9}"
+        f"{'step':15} {'kind':12} {'rows':>11} {'seconds':>8} {'rows/s':>11} {'vs (a)':>7} {'vs (d)':>7}"
+        f" {'peak MB':>9}"
     )
     print("\n" + header + "\n" + "-" * len(header))
     rows = []
@@ -146,11 +150,14 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
             got = result.kinds[kind.value]
             ref = reference.kinds[kind.value].rows_per_second if reference else 0.0
             ratio = got.rows_per_second / ref if ref else None
+            own = spark_reference.kinds[kind.value].rows_per_second if spark_reference else 0.0
+            ratio_d = got.rows_per_second / own if own and result.step == "spark" else None
             balanced = got.kept is None or (got.rows == lines[kind.value] == got.kept + (got.rejected or 0))
             print(
-                f"{result.step:10} {kind.value:12} {got.rows:>11,} {got.seconds:>8.2f}"
+                f"{result.step:15} {kind.value:12} {got.rows:>11,} {got.seconds:>8.2f}"
                 f" {got.rows_per_second:>11,.0f} {'' if ratio is None else f'{ratio:.2f}x':>7}"
-                f" {result.peak_mb:>9,.0f}{'' if balanced else '  rows in != kept + rejected'}"
+                f" {'' if ratio_d is None else f'{ratio_d:.2f}x':>7} {result.peak_mb:>9,.0f}"
+                f"{'' if balanced else '  rows in != kept + rejected'}"
             )
             rows.append(
                 {
@@ -159,13 +166,17 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
                     **asdict(got),
                     "rows_per_second": round(got.rows_per_second, 1),
                     "ratio_to_reference": None if ratio is None else round(ratio, 3),
+                    "ratio_to_spark_reference": None if ratio_d is None else round(ratio_d, 3),
                     "balanced": balanced,
                     "peak_rss_mb": round(result.peak_rss_mb, 1),
                     "jvm_peak_rss_mb": result.jvm_peak_rss_mb,
                     "startup_seconds": round(result.startup_seconds, 2),
                 }
             )
-    print("(a) DuckDB read_csv → Parquet, no validation; peak MB: the step's process (Spark: + its JVM)")
+    print(
+        "(a) DuckDB read_csv → Parquet, (d) Spark read.csv → Parquet, neither validates;"
+        " peak MB: the step's process (Spark: + its JVM)"
+    )
     return rows
 
 
@@ -206,6 +217,37 @@ def reference_step(layout: str) -> StepResult:
     return result
 
 
+def spark_reference_step() -> StepResult:
+    """Spark's own CSV reader on the same raw objects (every field a string) → local Parquet, in a
+    session configured like the Spark engine's: what Spark itself reaches here, without validation."""
+    from services.hql.spark_engine import SparkEngine
+    from services.objectstore import ObjectStore
+
+    settings = bench_settings("spark")
+    result = StepResult("spark-reference")
+    store = ObjectStore(settings)
+    engine = SparkEngine(settings)
+    try:
+        start = time.perf_counter()
+        spark = engine.spark
+        result.startup_seconds = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in KINDS:
+                files = store.data_objects(tables.raw_root(settings).join(kind.value))
+                paths = [str(f).replace("s3://", "s3a://", 1) for f in files]
+                start = time.perf_counter()
+                frame = spark.read.csv(paths, sep="|", header=False, quote="", escape="")
+                frame.write.mode("overwrite").parquet(f"file://{tmp}/{kind.value}")
+                seconds = time.perf_counter() - start
+                written = spark.read.parquet(f"file://{tmp}/{kind.value}").count()
+                read = spark.read.text(paths).count()
+                result.kinds[kind.value] = KindResult(read, seconds, kept=written, rejected=read - written)
+        result.jvm_peak_rss_mb = engine.jvm_peak_rss_mb()
+    finally:
+        engine.close()
+    return result
+
+
 def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> StepResult:
     from services.hql.factory import open_engine
     from services.hql.script import load_script
@@ -216,6 +258,8 @@ def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> Step
     try:
         start = time.perf_counter()
         engine.query("SELECT 1")  # Spark starts its JVM and session here
+        if engine_name == "spark":  # and its Hive metastore client (a Derby schema check): start-up too
+            engine.query("SHOW DATABASES")
         result.startup_seconds = time.perf_counter() - start
         variables = tables.hql_variables(settings)
         seconds = dict.fromkeys(KINDS, 0.0)
@@ -300,6 +344,8 @@ def _vm_hwm_mb(pid: int) -> float | None:
 def child(args: argparse.Namespace) -> None:
     if args.step == "reference":
         result = reference_step(args.layout)
+    elif args.step == "spark-reference":
+        result = spark_reference_step()
     else:
         result = engine_step(args.step, args.layout, args.duckdb_memory_limit)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -326,7 +372,7 @@ def main() -> None:
 
     lines = prepare(args)
     print(f"raw lines: {lines}")
-    steps = [step for step in STEPS if not (step == "spark" and args.no_spark)]
+    steps = [step for step in STEPS if not (step.startswith("spark") and args.no_spark)]
     best: dict[str, StepResult] = {}
     for round_ in range(1, args.repeat + 1):
         for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
