@@ -670,9 +670,13 @@ def _route(select: exp.Select, k: int, columns: list[exp.Expr]) -> _Routed:
         routed.names.append(f"__c{k}_{i}")
         columns.append(exp.alias_(_guarded(condition, expr.unalias()), routed.names[-1]))
     order = select.args.get("sort") or select.args.get("order")
+    values = [expr.unalias() for expr in select.expressions]
     for j, ordered in enumerate(order.expressions if order is not None else []):
-        key = f"__s{k}_{j}"
-        columns.append(exp.alias_(_guarded(condition, ordered.this), key))
+        if ordered.this in values:  # a key that is also a value (trim(id_loan)): sort by that column
+            key = routed.names[values.index(ordered.this)]
+        else:
+            key = f"__s{k}_{j}"
+            columns.append(exp.alias_(_guarded(condition, ordered.this), key))
         routed.keys.append(ordered.copy())
         routed.keys[-1].set("this", exp.column(key))
     return routed
