@@ -666,11 +666,11 @@ def _route(select: exp.Select, k: int, columns: list[exp.Expr]) -> _Routed:
     condition = where.this if where is not None else exp.true()
     routed = _Routed(flag=f"__w{k}", names=[])
     columns.append(exp.alias_(exp.func("coalesce", condition.copy(), exp.false()), routed.flag))
-    for i, expr in enumerate(select.expressions):
-        routed.names.append(f"__c{k}_{i}")
-        columns.append(exp.alias_(_guarded(condition, expr.unalias()), routed.names[-1]))
-    order = select.args.get("sort") or select.args.get("order")
     values = [expr.unalias() for expr in select.expressions]
+    for i, value in enumerate(values):
+        routed.names.append(f"__c{k}_{i}")
+        columns.append(exp.alias_(_guarded(condition, value), routed.names[-1]))
+    order = select.args.get("sort") or select.args.get("order")
     for j, ordered in enumerate(order.expressions if order is not None else []):
         if ordered.this in values:  # a key that is also a value (trim(id_loan)): sort by that column
             key = routed.names[values.index(ordered.this)]
