@@ -119,8 +119,14 @@ class ObjectStore:
         return len(keys)
 
     def upload(self, path: Path, dest: S3Uri, progress: Progress | None = None) -> None:
-        """Multipart, parallel upload (boto3's transfer manager) with an optional progress bar."""
-        task = progress.add_task(path.name, total=path.stat().st_size) if progress else None
+        """Multipart, parallel upload (boto3's transfer manager) with an optional progress bar; a small file
+        without one is a single PUT."""
+        size = path.stat().st_size
+        if progress is None and size < self.transfer.multipart_threshold:
+            with path.open("rb") as body:  # one request: skip the transfer manager's thread set-up
+                self.s3.put_object(Bucket=dest.bucket, Key=dest.key, Body=body)
+            return
+        task = progress.add_task(path.name, total=size) if progress else None
 
         def advance(n: int) -> None:
             if progress is not None and task is not None:

@@ -49,6 +49,7 @@ RAW_LINE_COLUMNS = ("INPUT__FILE__NAME", "BLOCK__OFFSET__INSIDE__FILE")
 # DuckDB's message when a scan meets bytes that are not UTF-8; it ends with the reader's options.
 NOT_UTF8_ERROR = "Invalid unicode"
 MAX_ENCODING_RETRIES = 100
+PARTITIONED_ROW_GROUP_BYTES = "4MB"  # in memory, before encoding: ~25k performance rows
 
 
 @dataclass
@@ -481,9 +482,16 @@ class DuckDBEngine(HqlEngine):
         try:
             removed = self.store.delete_prefix(location)
             log.info("duckdb: %s emptied (%d objects)", location, removed)
-            # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer.
-            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
-                self.store.upload(path, location.join(path.relative_to(staging).as_posix()))
+            # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer;
+            # a partitioned table's many small files go up side by side.
+            files = sorted(p for p in staging.rglob("*") if p.is_file())
+            with ThreadPoolExecutor(self.settings.s3.max_concurrency) as pool:
+                uploads = [
+                    pool.submit(self.store.upload, path, location.join(path.relative_to(staging).as_posix()))
+                    for path in files
+                ]
+                for upload in uploads:
+                    upload.result()
         finally:
             if not keep:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -518,10 +526,15 @@ class DuckDBEngine(HqlEngine):
             # Without an ORDER BY the rows have no order to keep, and without that constraint the
             # partitioned writer runs on every thread.
             self.con.execute(f"SET preserve_insertion_order = {str(ordered).lower()}")
+            # A partition's rows wait in memory until they fill a row group; those of every partition
+            # that never fills one are written at the end, one after another. Row groups of a few MB
+            # keep the writing in the parallel scan (1M rows in 28 partitions: 0.60 → 0.42 s).
+            row_groups = "" if ordered else f", ROW_GROUP_SIZE_BYTES '{PARTITIONED_ROW_GROUP_BYTES}'"
             try:
                 self.con.execute(
                     f"COPY ({query}) TO {_sql_string(str(folder))} (FORMAT parquet,"
-                    f" PARTITION_BY ({partition_by}), FILENAME_PATTERN 'part-{{i}}', OVERWRITE_OR_IGNORE)"
+                    f" PARTITION_BY ({partition_by}), FILENAME_PATTERN 'part-{{i}}', OVERWRITE_OR_IGNORE"
+                    f"{row_groups})"
                 )
             finally:
                 self.con.execute("SET preserve_insertion_order = true")
