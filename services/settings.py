@@ -113,6 +113,10 @@ class HqlSettings(BaseModel):
     # given: 2M + 10M rows peaked at 7.9 GB under 8 GB and at 2.2 GB under 2 GB, no slower (measured).
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 2
+    # The local Spark session's heap (in local mode the driver is also the executor). Spark's 1g default
+    # leaves a multi-insert's cached source ~430 MB of storage memory and collects often; 2g made the
+    # HQL on 1M performance rows ~10% faster (measured).
+    spark_driver_memory: str = "2g"
 
 
 class StackSettings(BaseModel):
