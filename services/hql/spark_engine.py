@@ -479,17 +479,36 @@ class SparkEngine(HqlEngine):
         log.info("spark: %s is a raw line table; it now has %s and %s", table, INPUT_FILE_NAME, BLOCK_OFFSET)
 
     def _is_raw_line_table(self, qualified: str) -> bool:
-        if self.spark.catalog.getTable(qualified).tableType != "EXTERNAL":
-            return False
-        data_columns = [
-            (c.name.lower(), c.dataType)
-            for c in self.spark.catalog.listColumns(qualified)
-            if not c.isPartition
-        ]
-        if data_columns != [("line", "string")]:
-            return False
-        details = {row[0]: row[1] for row in self.spark.sql(f"DESCRIBE FORMATTED {qualified}").collect()}
-        return details.get("InputFormat") == TEXT_INPUT_FORMAT
+        """EXTERNAL, TEXTFILE, and ``line STRING`` its only data column: read from one DESCRIBE FORMATTED
+        (``Catalog.listColumns`` alone costs ~0.12 s a table)."""
+        columns, partitions, details = _described(self.spark.sql(f"DESCRIBE FORMATTED {qualified}").collect())
+        data_columns = [(name.lower(), kind) for name, kind in columns if name not in partitions]
+        return (
+            details.get("Type") == "EXTERNAL"
+            and data_columns == [("line", "string")]
+            and details.get("InputFormat") == TEXT_INPUT_FORMAT
+        )
+
+
+def _described(rows: list[Row]) -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:
+    """DESCRIBE FORMATTED's rows as (every column with its type, the partition column names, the
+    detailed table information). Its sections start with '# ' rows and end with a blank one."""
+    columns: list[tuple[str, str]] = []
+    partitions: set[str] = set()
+    details: dict[str, str] = {}
+    section = "columns"
+    for name, value, _ in rows:
+        if name.startswith("# "):
+            section = section if name == "# col_name" else name
+        elif not name:
+            section = "blank"
+        elif section == "columns":
+            columns.append((name, value))
+        elif section == "# Partition Information":
+            partitions.add(name)
+        elif section == "# Detailed Table Information":
+            details[name] = value
+    return columns, partitions, details
 
 
 def peak_rss_mb(pid: int) -> float | None:
