@@ -49,7 +49,7 @@ RAW_LINE_COLUMNS = ("INPUT__FILE__NAME", "BLOCK__OFFSET__INSIDE__FILE")
 # DuckDB's message when a scan meets bytes that are not UTF-8; it ends with the reader's options.
 NOT_UTF8_ERROR = "Invalid unicode"
 MAX_ENCODING_RETRIES = 100
-PARTITIONED_ROW_GROUP_BYTES = "4MB"  # in memory, before encoding: ~25k performance rows
+PARTITIONED_ROW_GROUP_BYTES = "4MB"  # in memory, before encoding: row groups of up to ~18k performance rows
 
 
 @dataclass
