@@ -103,13 +103,14 @@ def steps_table(title: str, steps: list[StepReport], *, with_rate: bool = True) 
     for col in columns:
         table.add_column(col, justify="left" if col == "step" else "right")
     for s in steps:
-        rate = [f"{s.rows_per_second:,.0f}"] if with_rate else []
+        timed_alone = s.seconds > 0  # a step timed within another (by_year in its HQL file) shows "–"
+        rate = [f"{s.rows_per_second:,.0f}" if timed_alone else "–"] if with_rate else []
         table.add_row(
             s.step,
             f"{s.rows_in:,}",
             f"{s.rows_out:,}",
             f"{s.rows_rejected:,}",
-            f"{s.seconds:.2f}",
+            f"{s.seconds:.2f}" if timed_alone else "–",
             *rate,
             "✓" if s.balanced else "✗",
         )
