@@ -485,13 +485,9 @@ class DuckDBEngine(HqlEngine):
             # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer;
             # a partitioned table's many small files go up side by side.
             files = sorted(p for p in staging.rglob("*") if p.is_file())
+            keys = [location.join(path.relative_to(staging).as_posix()) for path in files]
             with ThreadPoolExecutor(self.settings.s3.max_concurrency) as pool:
-                uploads = [
-                    pool.submit(self.store.upload, path, location.join(path.relative_to(staging).as_posix()))
-                    for path in files
-                ]
-                for upload in uploads:
-                    upload.result()
+                list(pool.map(self.store.upload, files, keys))  # the first failure is raised here
         finally:
             if not keep:
                 shutil.rmtree(staging, ignore_errors=True)
