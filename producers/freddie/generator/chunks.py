@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from producers.freddie.generator.rows import (
     Histories,
     draw_histories,
     draw_loans,
+    history_weight,
     origination_columns,
     performance_columns,
 )
@@ -82,7 +84,7 @@ def origination_tasks(layout: Layout, plan: DirtyPlan, seed: int) -> Iterator[Ch
         stop = min(start + CHUNK_ROWS, plan.logical_rows)
 
         def task(chunk: int = chunk, start: int = start, stop: int = stop) -> _Chunk:
-            loans = draw_loans(seed, chunk, start, stop - start)
+            loans = draw_loans(seed, chunk, start, stop - start, plan.logical_rows)
             columns = origination_columns(layout, loans, np.random.default_rng([seed, S_ORIG, chunk]))
             rnd = random.Random(f"{seed}:origination:{chunk}")
             return _assemble(columns, plan.within(start, stop), targets, rnd)
@@ -92,16 +94,21 @@ def origination_tasks(layout: Layout, plan: DirtyPlan, seed: int) -> Iterator[Ch
 
 def performance_tasks(layout: Layout, plan: DirtyPlan, seed: int, loans: int) -> Iterator[ChunkTask]:
     """Performance rows are spread over the loans a loan chunk at a time (each chunk's share in
-    proportion to its loans), then cut into chunks of at most CHUNK_ROWS rows."""
+    proportion to the months its loans can have been observed), then cut into chunks of at most
+    CHUNK_ROWS rows."""
     targets = targets_for(layout)
     total = plan.logical_rows
-    for chunk, first in enumerate(range(0, loans, CHUNK_ROWS)):
+    firsts = range(0, loans, CHUNK_ROWS)
+    weights = [history_weight(first, min(first + CHUNK_ROWS, loans), loans) for first in firsts]
+    cumulative = [0, *accumulate(weights)]
+    bounds = [total * weight // max(cumulative[-1], 1) for weight in cumulative]
+    for chunk, first in enumerate(firsts):
         last = min(first + CHUNK_ROWS, loans)
-        base = total * first // loans
-        rows = total * last // loans - base
+        base = bounds[chunk]
+        rows = bounds[chunk + 1] - base
         if rows == 0:
             continue
-        hist = draw_histories(seed, chunk, draw_loans(seed, chunk, first, last - first), rows)
+        hist = draw_histories(seed, chunk, draw_loans(seed, chunk, first, last - first, loans), rows)
         parts = -(-rows // CHUNK_ROWS)  # equal parts: no sliver chunk when rows is a little over
         for part in range(parts):
             start, stop = rows * part // parts, rows * (part + 1) // parts

@@ -76,17 +76,40 @@ _ID_LETTERS = "QABCDEFGHJKLMNPRSTUVWXYZ"  # 'Q' for the first 10M loans, then on
 MAX_LOANS = len(_ID_LETTERS) * 10_000_000 - 1
 
 
-def draw_loans(seed: int, chunk: int, start: int, n: int) -> Loans:
+def _first_payment_months_in_id_order() -> Ints:
+    """Every first-payment month, ordered as the ids of its loans sort: by origination year as two
+    digits (so 1998 and 1999 come after 2026), then quarter."""
+    months = np.arange(FIRST_PI_MIN, FIRST_PI_MAX + 1, dtype=np.int64)
+    origination = months - 2
+    return months[np.argsort((origination // 12 % 100) * 4 + origination % 12 // 3, kind="stable")]
+
+
+_FIRST_PI_BY_ID = _first_payment_months_in_id_order()
+
+
+def first_payment_months(number: Ints, loans: int) -> Ints:
+    """Months spread evenly over the loans, in id order: with the serial rising too, a file lists its
+    loans sorted by id, as Freddie Mac ships them (up to 10M loans, while the id's letter stays 'Q')."""
+    return _FIRST_PI_BY_ID[number * len(_FIRST_PI_BY_ID) // loans]
+
+
+def history_weight(first: int, last: int, loans: int) -> int:
+    """Loans ``first``..``last``'s share of the performance rows: their months observed by the cutoff."""
+    return int((CUTOFF + 1 - first_payment_months(np.arange(first, last, dtype=np.int64), loans)).sum())
+
+
+def draw_loans(seed: int, chunk: int, start: int, n: int, loans: int) -> Loans:
+    """Loans ``start``..``start + n`` of ``loans``."""
     rng = np.random.default_rng([seed, S_LOANS, chunk])
-    first_pi = rng.integers(FIRST_PI_MIN, FIRST_PI_MAX + 1, n)
+    number = np.arange(start, start + n, dtype=np.int64)
+    first_pi = first_payment_months(number, loans)
     term = TERMS[np.searchsorted(np.cumsum(TERM_P), rng.random(n) * 0.999999)]
     upb = np.exp(rng.normal(np.log(235_000), 0.55, n)) * np.where(term <= 180, 0.65, 1.0)
     upb_thousands = np.clip(np.rint(upb / 1000), 50, 800).astype(np.int64)
     year_rate = RATE_BY_YEAR[first_pi // 12 - 1999]
     rate = year_rate + rng.normal(0.0, 0.35, n) - np.where(term <= 180, 0.6, 0.0)
     rate_eighths = np.clip(np.rint(rate * 8), 12, 8 * 15).astype(np.int64)
-    number = np.arange(start, start + n, dtype=np.int64)
-    return Loans(number, first_pi.astype(np.int64), term.astype(np.int64), upb_thousands, rate_eighths)
+    return Loans(number, first_pi, term.astype(np.int64), upb_thousands, rate_eighths)
 
 
 def _fixed_ids(year: Ints, letter: npt.NDArray[np.uint8], quarter: Ints, serial: Ints) -> pa.Array:
@@ -250,7 +273,11 @@ def draw_histories(seed: int, chunk: int, loans: Loans, rows: int) -> Histories:
     age_at_cutoff = CUTOFF - loans.first_pi + 1
     # Older loans have longer observable histories: share the rows in proportion to that window.
     weights = rng.uniform(0.25, 1.75, n) * age_at_cutoff
-    ends = np.floor(np.cumsum(weights) * (rows / weights.sum())).astype(np.int64)
+    # Every loan has at least its first month (when there are rows enough); the rest by weight.
+    least = 1 if rows >= n else 0
+    spread = rows - least * n
+    by_weight = np.floor(np.cumsum(weights) * (spread / weights.sum())).astype(np.int64)
+    ends = by_weight + least * np.arange(1, n + 1)
     ends[-1] = rows
     lengths = np.diff(ends, prepend=0)
     if lengths.max() > 2 * MAX_MONTHS_PER_LOAN:  # very many rows per loan: keep ages within 3 digits
