@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ml.config import ARCHITECTURES, MlPaths, endpoint_name, server_port
+from ml.config import ARCHITECTURES, NATIVE_IMAGE_SIZE, MlPaths, endpoint_name, server_port
 from ml.job import MlPipeline
 from ml.prepare.pipeline import PrepareOptions
 from services import runs
@@ -39,7 +39,8 @@ def _fraction(value: float) -> float:
 Arch = Annotated[
     str,
     typer.Option(
-        callback=one_of(ARCHITECTURES), help="efficientnet_lite0 (transfer learning) or tiny (tests only)."
+        callback=one_of(ARCHITECTURES),
+        help="efficientnet_lite0 (default) or efficientnet_lite1: transfer learning; tiny: tests only.",
     ),
 ]
 Copies = Annotated[int, typer.Option(min=1, help="Augmented training images per class after balancing.")]
@@ -128,7 +129,7 @@ def prepare(copies: Copies = 800, validation_fraction: Fraction = 0.2, seed: See
 
 
 def _hyperparameters(arch: str, image_size: int | None, epochs: int) -> dict[str, Any]:
-    hp: dict[str, Any] = {"arch": arch, "image_size": image_size or (224 if arch != "tiny" else 64)}
+    hp: dict[str, Any] = {"arch": arch, "image_size": image_size or NATIVE_IMAGE_SIZE[arch]}
     if arch == "tiny":
         hp["epochs"] = epochs
     return hp

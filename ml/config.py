@@ -12,8 +12,9 @@ from services.objectstore import S3Uri
 from services.settings import Settings
 
 CLASSES: tuple[str, ...] = ("notpenguin", "penguin")  # label index = position (.lst labels start at 0)
-IMAGE_SIZE = 224  # EfficientNet-Lite0's input
-ARCHITECTURES: tuple[str, ...] = ("efficientnet_lite0", "tiny")  # what ml/train.py can train
+# What ml/train.py can train, each with its input size: the Lite backbones at the size they were trained at.
+NATIVE_IMAGE_SIZE = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "tiny": 64}
+ARCHITECTURES: tuple[str, ...] = tuple(NATIVE_IMAGE_SIZE)
 
 
 @dataclass(frozen=True)

