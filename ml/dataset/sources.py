@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from ml.dataset import fetch
+from ml.dataset.pingus_frames import facing_right, first_frame
 from ml.dataset.rcc import read_rcc
 from ml.dataset.xpm_frames import first_frames
 
@@ -318,6 +319,25 @@ def tuxfootball(cache: Path) -> Iterator[Candidate]:
             yield Candidate("tuxfootball", "GPL-2.0+", "render", group, "notpenguin", rel, _reader(p))
 
 
+# Pingus' penguins, one frame per action: helmets, capes, umbrellas, tools and a skateboard on the same
+# pixel-art penguin. Left out: the ghostly 'angel' and the 'splat' (no recognisable animal).
+PINGUS_SKIPPED = frozenset({"angel", "splat"})
+
+
+def pingus(cache: Path) -> Iterator[Candidate]:
+    """Pingus: the penguins of player 0 (the other players reuse its sheets) and the world's 3D Tux."""
+    images = fetch.debian("pingus-data", cache) / "usr/share/games/pingus/data/images"
+    for action, sprite in facing_right(images / "pingus/player0"):
+        png = first_frame(sprite)
+        if action not in PINGUS_SKIPPED and png is not None:
+            rel = sprite.relative_to(images).as_posix()
+            yield Candidate("pingus", "GPL-2.0+", "sprite", action, "penguin", rel, _constant(png))
+    tux = images / "groundpieces/ground/penguinworld/penguin.png"
+    if tux.is_file():
+        rel = tux.relative_to(images).as_posix()
+        yield Candidate("pingus", "GPL-2.0+", "render", "tux-render", "penguin", rel, _reader(tux))
+
+
 # --- emoji -----------------------------------------------------------------------------------------------
 
 EMOJI_CATEGORIES = ("Animals & Nature", "Food & Drink", "Objects", "Travel & Places", "Activities")
@@ -403,6 +423,7 @@ SOURCES: tuple[Source, ...] = (
     Source("icebreaker", "train", icebreaker),
     Source("tuxfootball", "train", tuxfootball),
     Source("fluent-3d", "train", fluent_3d),
+    Source("pingus", "train", pingus),
     # Held out: the test figures come from packages the model never saw, photos included.
     Source("tuxpaint-stamps", "test", tuxpaint_stamps),
     Source("tuxtype", "test", tuxtype),
