@@ -376,24 +376,36 @@ def _npm_emoji(vendor: str, licence: str, cap: int) -> Callable[[Path], Iterator
     return collect
 
 
-def fluent_3d(cache: Path) -> Iterator[Candidate]:
-    """Microsoft's Fluent Emoji in their 3D style (npm ``@lobehub/fluent-emoji-3d``, WebP per code point):
-    a rendered, purple-and-white penguin — the kind of picture the first review saw missed — among
-    animals and objects rendered the same way."""
-    pkg = fetch.npm("@lobehub/fluent-emoji-3d", cache)
+# Fluent Emoji's styles on npm: file stem per code point, kind of picture, how a file becomes PNG bytes.
+FLUENT_STYLES = {
+    "@lobehub/fluent-emoji-3d": ("webp", "render"),
+    "@lobehub/fluent-emoji-modern": ("svg", "render"),
+    "@lobehub/fluent-emoji-flat": ("svg", "clipart"),
+}
+FLUENT_SIZE = 256
+
+
+def _svg_png(path: Path) -> Callable[[], bytes]:
+    import resvg_py
+
+    return lambda: bytes(resvg_py.svg_to_bytes(svg_path=str(path), width=FLUENT_SIZE, height=FLUENT_SIZE))
+
+
+def fluent(cache: Path) -> Iterator[Candidate]:
+    """Microsoft's Fluent Emoji in three styles (3D renders as WebP, 'modern' gradients and flat shapes as
+    SVG, rendered here): a purple-and-white penguin — the kind of picture the first review saw missed —
+    drawn three ways, among animals and objects drawn the same ways. One emoji's styles are one group."""
     table = _emoji_table(fetch.npm("emoji-datasource-google", cache))  # the code point list, any vendor
-    for e in _emoji_choice(table, 120):
-        code = e["unified"].lower()
-        path = next(
-            (
-                p
-                for p in (pkg / "assets" / f"{c}.webp" for c in (code, code.replace("-fe0f", "")))
-                if p.exists()
-            ),
-            None,
-        )
-        if path is not None:
-            yield _emoji("fluent-3d", "MIT", "render", e, path.relative_to(pkg).as_posix(), _reader(path))
+    chosen = _emoji_choice(table, 120)
+    for package, (suffix, kind) in FLUENT_STYLES.items():
+        pkg = fetch.npm(package, cache)
+        for e in chosen:
+            code = e["unified"].lower()
+            names = (f"{code}.{suffix}", f"{code.replace('-fe0f', '')}.{suffix}")
+            path = next((p for p in (pkg / "assets" / n for n in names) if p.exists()), None)
+            if path is not None:
+                load = _reader(path) if suffix == "webp" else _svg_png(path)
+                yield _emoji("fluent", "MIT", kind, e, f"{package}/{path.relative_to(pkg).as_posix()}", load)
 
 
 def openmoji(cache: Path) -> Iterator[Candidate]:
@@ -422,7 +434,7 @@ SOURCES: tuple[Source, ...] = (
     Source("tuxpuck", "train", tuxpuck),
     Source("icebreaker", "train", icebreaker),
     Source("tuxfootball", "train", tuxfootball),
-    Source("fluent-3d", "train", fluent_3d),
+    Source("fluent", "train", fluent),
     Source("pingus", "train", pingus),
     # Held out: the test figures come from packages the model never saw, photos included.
     Source("tuxpaint-stamps", "test", tuxpaint_stamps),

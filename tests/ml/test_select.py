@@ -80,7 +80,8 @@ def test_training_applies_the_chosen_offset_to_the_served_head() -> None:
     args = argparse.Namespace(select="loso", l2=0.1, steps=50, fusion=False)
     head, figures = train._fit_head(args, done, sources, [])
     plain = fit_head(done["train"], done["validation"], figures["l2"], 50)
-    assert float(head.linear.bias) == pytest.approx(float(plain.linear.bias) + figures["offset"], abs=1e-4)
+    # Two L-BFGS fits of one head agree to ~1e-4 (not bit for bit): far finer than the 0.25 offset grid.
+    assert float(head.linear.bias) == pytest.approx(float(plain.linear.bias) + figures["offset"], abs=1e-3)
     assert figures["method"].startswith("leave-one-source-out")
     args.select = "none"
     _, none = train._fit_head(args, done, sources, [])
