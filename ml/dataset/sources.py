@@ -376,7 +376,7 @@ def _npm_emoji(vendor: str, licence: str, cap: int) -> Callable[[Path], Iterator
     return collect
 
 
-# Fluent Emoji's styles on npm: file stem per code point, kind of picture, how a file becomes PNG bytes.
+# Fluent Emoji's styles on npm: the suffix of each code point's file, and the kind of picture.
 FLUENT_STYLES = {
     "@lobehub/fluent-emoji-3d": ("webp", "render"),
     "@lobehub/fluent-emoji-modern": ("svg", "render"),
