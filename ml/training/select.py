@@ -116,8 +116,37 @@ def score(
     for name, mask in _masks(sources).items():
         y, p = labels[mask], predicted[mask]
         per_source.append(SourceScore(name, _recall(p, y, PENGUIN), _recall(p, y, OTHER)))
-    total = (_mean([s.penguin_recall for s in per_source]) + _mean([s.other_recall for s in per_source])) / 2
-    return total, per_source
+    return combined(per_source), per_source
+
+
+def combined(per_source: Sequence[SourceScore]) -> float:
+    """Mean penguin recall over the sources with penguins, averaged with mean other-class recall."""
+    return (_mean([s.penguin_recall for s in per_source]) + _mean([s.other_recall for s in per_source])) / 2
+
+
+def paired_bootstrap(
+    a: Sequence[SourceScore], b: Sequence[SourceScore], resamples: int = 5000, seed: int = 1
+) -> tuple[float, float, float]:
+    """Run a's score minus run b's over the sources both scored, and a 95% interval for it from
+    resampling those sources (the same draw for both runs): how far apart two leave-one-source-out
+    scores must be before the difference means more than which sources happen to be in the pool."""
+    by_a, by_b = {s.source: s for s in a}, {s.source: s for s in b}
+    common = sorted(by_a.keys() & by_b.keys())
+    if not common:
+        raise ValueError("the two runs share no source")
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(resamples):
+        picks = [common[i] for i in rng.integers(0, len(common), len(common))]
+        drawn_a = [by_a[name] for name in picks]
+        both_classes = all(
+            any(getattr(s, f) is not None for s in drawn_a) for f in ("penguin_recall", "other_recall")
+        )
+        if both_classes:  # a draw without one class scores only half of what the runs are scored on
+            diffs.append(combined(drawn_a) - combined([by_b[name] for name in picks]))
+    low, high = np.percentile(diffs, [2.5, 97.5]) if diffs else (float("nan"), float("nan"))
+    whole = combined([by_a[name] for name in common]) - combined([by_b[name] for name in common])
+    return whole, float(low), float(high)
 
 
 def choose(

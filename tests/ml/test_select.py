@@ -117,3 +117,21 @@ def test_colour_shifts_are_the_style_shift_colours_and_keep_the_shape() -> None:
     assert grey.size == image.size and isinstance(pixel, tuple) and len(set(pixel)) == 1
     assert bgr.getpixel((0, 0)) == (10, 40, 200)
     assert set(select.COLOUR_SHIFTS) <= set(select.SLICES)
+
+
+def test_paired_bootstrap_gives_the_difference_and_its_spread_over_sources() -> None:
+    from ml.training.select import SourceScore, paired_bootstrap
+
+    base = [SourceScore(f"s{k}", 0.5 + k / 20, 0.6 + k / 30) for k in range(6)]
+    base.append(SourceScore("o", None, 0.7))  # a source of others only
+    assert paired_bootstrap(base, base, resamples=200) == (0.0, 0.0, 0.0)
+    better = [SourceScore(s.source, (s.penguin_recall or 0) + 0.1, (s.other_recall or 0) + 0.1) for s in base]
+    better[-1] = SourceScore("o", None, 0.8)
+    diff, low, high = paired_bootstrap(better, base, resamples=200)
+    assert diff == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    mixed = list(base)
+    mixed[0] = SourceScore("s0", base[0].penguin_recall, 0.9)  # one source carries the whole gain
+    diff, low, high = paired_bootstrap(mixed, base, resamples=500)
+    assert low < diff < high and low == pytest.approx(0.0)  # resamples without s0 gain nothing
+    with pytest.raises(ValueError, match="share no source"):
+        paired_bootstrap(base, [SourceScore("elsewhere", 0.5, 0.5)])
