@@ -238,6 +238,8 @@ def spark_conf(
         "spark.hadoop.hive.exec.local.scratchdir": str(home / "scratch-local"),
         "spark.hadoop.hive.downloaded.resources.dir": str(home / "resources"),
         "spark.driver.extraJavaOptions": java_options,
+        # In local mode the driver is the executor too: its heap is the whole session's.
+        "spark.driver.memory": settings.hql.spark_driver_memory,
         "spark.ui.enabled": "false",  # no port 4040 to collide on; nobody looks at it here
         "spark.ui.showConsoleProgress": "false",  # progress bars garble logs; statements are logged
         **hive_compat_conf(),
@@ -395,7 +397,6 @@ class SparkEngine(HqlEngine):
         started = time.monotonic()
         builder = SparkSession.builder.master("local[2]").appName("bdml-hql")
         conf = spark_conf(self._settings, self._home, keys_in_conf=False)
-        conf["spark.driver.memory"] = self._settings.hql.spark_driver_memory
         for key, value in {**conf, **LOCAL_TUNING, **self._extra_conf}.items():
             builder = builder.config(key, value)
         spark = builder.enableHiveSupport().getOrCreate()
