@@ -242,6 +242,14 @@ def spark_conf(
         "spark.driver.memory": settings.hql.spark_driver_memory,
         "spark.ui.enabled": "false",  # no port 4040 to collide on; nobody looks at it here
         "spark.ui.showConsoleProgress": "false",  # progress bars garble logs; statements are logged
+        # Each task moves its files straight into the job's output folder. On S3 a move is a copy, and
+        # the default (v1) copies every file twice (task, then job commit). A job's output is still
+        # staged (Hive's .hive-staging, dynamic partitions' .spark-staging) and moved in place only
+        # once it has succeeded; an unpartitioned Parquet overwrite that fails may keep part of its
+        # files (v1 leaves the table empty): the run fails either way, and a rerun replaces them.
+        # Measured, 200k + 1M rows, two fresh sessions each: all HQL 57.3–59.5 s → 56.3 s; in one warm
+        # session, three rounds: the performance multi-insert 11.9–13.7 s → 10.6–10.8 s.
+        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
         **hive_compat_conf(),
         **s3a_conf(settings, keys_in_conf=keys_in_conf),
     }
