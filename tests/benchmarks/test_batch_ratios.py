@@ -1,0 +1,49 @@
+"""The HQL benchmark quotes each engine's ratio to its reference round by round: both ran in the same
+round, so the spread of those ratios is the noise to quote with them."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "batch.py"
+
+
+def load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_batch", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = load_script()
+
+    def step(name: str, origination_s: float, performance_s: float) -> object:
+        kinds = {
+            "origination": bench.KindResult(rows=200, seconds=origination_s),
+            "performance": bench.KindResult(rows=1000, seconds=performance_s),
+        }
+        return bench.StepResult(name, kinds=kinds)
+
+    rounds = [  # the second round ran on a machine twice as slow: every step took twice as long
+        {"reference": step("reference", 1.0, 1.0), "duckdb": step("duckdb", 2.5, 2.0)},
+        {"reference": step("reference", 2.0, 2.0), "duckdb": step("duckdb", 5.0, 5.0)},
+    ]
+    paired = bench.paired_ratios(rounds)
+    assert paired == {"duckdb vs reference": {"origination": [0.4, 0.4], "performance": [0.5, 0.4]}}
+
+    bench.show_paired(paired)
+    printed = capsys.readouterr().out
+    assert "duckdb vs reference          origination  0.40x [0.40 … 0.40] over 2 rounds" in printed
+    assert "performance  0.45x [0.40 … 0.50] over 2 rounds" in printed
