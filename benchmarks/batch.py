@@ -190,7 +190,7 @@ PAIRS = (("duckdb", "reference"), ("spark", "reference"), ("spark", "spark-refer
 def paired_ratios(rounds: list[dict[str, StepResult]]) -> dict[str, dict[str, list[float]]]:
     """Per engine, reference and kind: the engine's rows/s over the reference's, one ratio per round.
 
-    Both ran minutes apart in the same round, so a slow spell of a shared machine mostly hits both;
+    Both ran in the same round, close together, so a slow spell of a shared machine mostly hits both;
     the spread of these ratios is the noise to quote with them (best-of-rounds pairs two moments)."""
     out: dict[str, dict[str, list[float]]] = {}
     for step, reference in PAIRS:
@@ -415,6 +415,7 @@ def main() -> None:
         for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
             print(f"\n== {step} (round {round_} of {args.repeat})", flush=True)
             rounds[-1][step] = run_step(step, args)
+            # keep_best updates the result it is given first: it gets a copy, the round keeps its own
             best[step] = keep_best(best.get(step), copy.deepcopy(rounds[-1][step]))
     rows = show([best[step] for step in steps], lines)
     paired = paired_ratios(rounds)
