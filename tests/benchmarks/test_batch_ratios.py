@@ -36,7 +36,7 @@ def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
         }
         return bench.StepResult(name, kinds=kinds)
 
-    rounds = [  # the second round ran on a machine twice as slow: every step took twice as long
+    rounds = [  # round 2 ran on a machine twice as slow, its performance step slower still
         {"reference": step("reference", 1.0, 1.0), "duckdb": step("duckdb", 2.5, 2.0)},
         {"reference": step("reference", 2.0, 2.0), "duckdb": step("duckdb", 5.0, 5.0)},
     ]
