@@ -20,7 +20,7 @@ interleaved N times, keeps each one's fastest, and also prints each round's rati
 from __future__ import annotations
 
 import argparse
-import copy
+import functools
 import json
 import os
 import resource
@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,17 +126,18 @@ def run_step(step: str, args: argparse.Namespace) -> StepResult:
     return StepResult(**data, kinds=kinds)
 
 
-def keep_best(old: StepResult | None, new: StepResult) -> StepResult:
-    """Per kind, the fastest run; the peak memory, the largest seen."""
-    if old is None:
-        return new
-    for kind, got in new.kinds.items():
-        if got.seconds < old.kinds[kind].seconds:
-            old.kinds[kind] = got
-    old.peak_rss_mb = max(old.peak_rss_mb, new.peak_rss_mb)
+def keep_best(old: StepResult, new: StepResult) -> StepResult:
+    """Per kind, the fastest run (the earlier one on a tie); the peak memory, the largest seen. A new
+    result: each round's own stays as it was measured."""
+    jvm = old.jvm_peak_rss_mb
     if new.jvm_peak_rss_mb is not None:
-        old.jvm_peak_rss_mb = max(old.jvm_peak_rss_mb or 0.0, new.jvm_peak_rss_mb)
-    return old
+        jvm = max(jvm or 0.0, new.jvm_peak_rss_mb)
+    return replace(
+        old,
+        kinds={kind: min(old.kinds[kind], got, key=lambda r: r.seconds) for kind, got in new.kinds.items()},
+        peak_rss_mb=max(old.peak_rss_mb, new.peak_rss_mb),
+        jvm_peak_rss_mb=jvm,
+    )
 
 
 def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any]]:
@@ -408,16 +409,13 @@ def main() -> None:
     lines = prepare(args)
     print(f"raw lines: {lines}")
     steps = [step for step in STEPS if not (step.startswith("spark") and args.no_spark)]
-    best: dict[str, StepResult] = {}
     rounds: list[dict[str, StepResult]] = []
     for round_ in range(1, args.repeat + 1):
         rounds.append({})
         for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
             print(f"\n== {step} (round {round_} of {args.repeat})", flush=True)
             rounds[-1][step] = run_step(step, args)
-            # keep_best updates the result it is given first: it gets a copy, the round keeps its own
-            best[step] = keep_best(best.get(step), copy.deepcopy(rounds[-1][step]))
-    rows = show([best[step] for step in steps], lines)
+    rows = show([functools.reduce(keep_best, (r[step] for r in rounds)) for step in steps], lines)
     paired = paired_ratios(rounds)
     if args.repeat > 1:
         show_paired(paired)
