@@ -10,7 +10,9 @@
     python benchmarks/batch.py --acquisitions 2000000 --performance 10000000 --no-spark
 
 Prints origination and performance rows/s for each, the ratio of each to (a), of (c) to (d), and
-each one's peak memory. Each runs in its own process, so its peak RSS is its own (Spark: the JVM's as well).
+each one's peak memory; then, for each engine, where its time went: seconds per HQL statement (and the
+uploads still running after the last one), also drawn in a picture beside the JSON report. Each runs in
+its own process, so its peak RSS is its own (Spark: the JVM's as well).
 The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
 interleaved N times, keeps each one's fastest, and also prints each round's ratio of engine to reference
 (median, lowest, highest): the spread is the noise to quote with a ratio. Uses the active profile
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from hive import tables  # noqa: E402
 from producers.freddie.layouts import Kind  # noqa: E402
+from services.hql.script import HqlStatement  # noqa: E402
 from services.settings import HqlSettings, S3Settings, Settings, get_settings  # noqa: E402
 
 RAW_BUCKET = "bdml-bench-raw"
@@ -45,6 +49,14 @@ PROCESSED_BUCKET = {"duckdb": "bdml-bench-processed", "spark": "bdml-bench-proce
 STEPS = ("reference", "duckdb", "spark", "spark-reference")
 KINDS = (Kind.ORIGINATION, Kind.PERFORMANCE)
 HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performance"}
+UPLOADS = "uploads still running after the last statement"
+SHOWN = 4  # statements listed per engine and kind; the rest are summed as one line
+
+
+@dataclass
+class StatementTime:
+    label: str  # file, position and first words of the statement
+    seconds: float
 
 
 @dataclass
@@ -53,10 +65,16 @@ class KindResult:
     seconds: float
     kept: int | None = None
     rejected: int | None = None
+    statements: list[StatementTime] = field(default_factory=list)  # engines: where ``seconds`` went
 
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> KindResult:
+        statements = [StatementTime(**st) for st in values.get("statements", [])]
+        return cls(**{**values, "statements": statements})
 
 
 @dataclass
@@ -122,13 +140,13 @@ def run_step(step: str, args: argparse.Namespace) -> StepResult:
             command += ["--duckdb-memory-limit", args.duckdb_memory_limit]
         subprocess.run(command, check=True)
         data = json.loads(out.read_text())
-    kinds = {name: KindResult(**values) for name, values in data.pop("kinds").items()}
+    kinds = {name: KindResult.from_dict(values) for name, values in data.pop("kinds").items()}
     return StepResult(**data, kinds=kinds)
 
 
 def keep_best(old: StepResult, new: StepResult) -> StepResult:
-    """Per kind, the fastest run (the earlier one on a tie); the peak memory, the largest seen. A new
-    result: each round's own stays as it was measured."""
+    """Per kind, the fastest run (the earlier one on a tie) with that run's statement times; the peak
+    memory, the largest seen. A new result: each round's own stays as it was measured."""
     jvm = old.jvm_peak_rss_mb
     if new.jvm_peak_rss_mb is not None:
         jvm = max(jvm or 0.0, new.jvm_peak_rss_mb)
@@ -182,6 +200,78 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
         " peak MB: the step's process (Spark: + its JVM)"
     )
     return rows
+
+
+def breakdown(statements: list[StatementTime], shown: int = SHOWN) -> list[StatementTime]:
+    """The ``shown`` slowest statements, slowest first, and the rest summed as one line."""
+    ranked = sorted(statements, key=lambda st: st.seconds, reverse=True)
+    rest = ranked[shown:]
+    if not rest:
+        return ranked
+    return [*ranked[:shown], StatementTime(f"{len(rest)} other statements", sum(st.seconds for st in rest))]
+
+
+# An engine's own yardstick: Spark's reader for Spark where it ran, else DuckDB's.
+YARDSTICK = {"duckdb": ("reference",), "spark": ("spark-reference", "reference")}
+
+
+def time_panels(results: list[StepResult]) -> list[tuple[str, KindResult]]:
+    """Per engine and kind with statement times: a title (its time, and its yardstick's) and the result."""
+    by_step = {r.step: r for r in results}
+    panels = []
+    for result in results:
+        refs = [by_step[s] for s in YARDSTICK.get(result.step, ()) if s in by_step]
+        for kind in KINDS:
+            got = result.kinds[kind.value]
+            if not got.statements:
+                continue
+            title = f"{result.step} · {kind.value}: {got.seconds:.2f} s, {got.rows_per_second:,.0f} rows/s"
+            if refs:
+                title += f" ({refs[0].step}: {refs[0].kinds[kind.value].seconds:.2f} s)"
+            panels.append((title, got))
+    return panels
+
+
+def show_time(results: list[StepResult]) -> None:
+    print("\nwhere each engine's time went (the round kept above): seconds per HQL statement")
+    for title, got in time_panels(results):
+        print(title)
+        for st in breakdown(got.statements):
+            share = st.seconds / got.seconds if got.seconds else 0.0
+            print(f"  {st.seconds:7.2f} s {share:4.0%}  {st.label}")
+
+
+def time_chart(results: list[StepResult], path: Path) -> Path | None:
+    """One panel per engine and kind: its slowest statements as bars, in seconds."""
+    panels = time_panels(results)
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 0.6), squeeze=False)
+    for ax, (title, got) in zip(axes[:, 0], panels, strict=True):
+        shown = breakdown(got.statements)
+        ax.barh([st.label for st in shown], [st.seconds for st in shown], color="#4477aa")
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=8)
+        for y, st in enumerate(shown):
+            ax.annotate(
+                f"{st.seconds:.2f} s",
+                (st.seconds, y),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
+    axes[-1, 0].set_xlabel("seconds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 # An engine step and the reference it is measured against.
@@ -298,29 +388,59 @@ def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> Step
             engine.query("SHOW DATABASES")
         result.startup_seconds = time.perf_counter() - start
         variables = tables.hql_variables(settings)
-        seconds = dict.fromkeys(KINDS, 0.0)
+        spent: dict[Kind, list[StatementTime]] = {kind: [] for kind in KINDS}
         for path in tables.HQL_FILES:
-            statements = load_script(path, variables)
-            # A kind's time: its HQL file, plus the raw-table statements that name its raw table.
-            groups = [[st] for st in statements] if path.stem == "00_raw_tables" else [statements]
-            for group in groups:
-                start = time.perf_counter()
-                engine.run(group)
-                elapsed = time.perf_counter() - start
-                owners = [k for k in KINDS if _owns(k, path.stem, group[0].text)] or list(KINDS)
-                for kind in owners:
-                    seconds[kind] += elapsed / len(owners)
+            marks: list[tuple[HqlStatement, float]] = []
+            start = time.perf_counter()
+            engine.run(timed(load_script(path, variables), marks))  # one run: uploads overlap, as in a job
+            tail = time.perf_counter() - start - sum(seconds for _, seconds in marks)
+            for kind, times in attribute(path, marks, tail).items():
+                spent[kind] += times
         for kind in KINDS:
             result.kinds[kind.value] = KindResult(
                 rows=engine.count(f"raw_{kind.value}"),
-                seconds=seconds[kind],
+                seconds=sum(st.seconds for st in spent[kind]),
                 kept=engine.count(kind.value),
                 rejected=engine.count(f"{kind.value}_rejects"),
+                statements=spent[kind],
             )
         result.jvm_peak_rss_mb = jvm_peak_rss_mb(engine)
     finally:
         engine.close()
     return result
+
+
+def timed(
+    statements: Iterable[HqlStatement],
+    marks: list[tuple[HqlStatement, float]],
+    clock: Callable[[], float] = time.perf_counter,
+) -> Iterator[HqlStatement]:
+    """``statements`` as the engine takes them, each one's time noted in ``marks``: from the moment the
+    engine takes it to the moment it asks for the next (what the engine does after the last one, such
+    as waiting for uploads, is left for the caller to measure)."""
+    for statement in statements:
+        start = clock()
+        yield statement
+        marks.append((statement, clock() - start))
+
+
+def attribute(
+    path: Path, marks: list[tuple[HqlStatement, float]], tail: float
+) -> dict[Kind, list[StatementTime]]:
+    """A kind's time: its HQL file, plus the raw-table statements that name its raw table; statements
+    that name neither (and the file's upload tail) are shared evenly."""
+    spent: dict[Kind, list[StatementTime]] = {kind: [] for kind in KINDS}
+    for statement, seconds in [*marks, (None, tail)]:
+        owners = [k for k in KINDS if _owns(k, path.stem, statement.text if statement else "")] or list(KINDS)
+        label = statement_label(statement) if statement else f"{path.name}: {UPLOADS}"
+        for kind in owners:
+            spent[kind].append(StatementTime(label, seconds / len(owners)))
+    return spent
+
+
+def statement_label(statement: HqlStatement) -> str:
+    words = " ".join(statement.text.split()[:5])  # enough to name the table
+    return f"{statement.source} #{statement.index}: {words[:56]}"
 
 
 def _owns(kind: Kind, stem: str, text: str) -> bool:
@@ -415,13 +535,18 @@ def main() -> None:
         for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
             print(f"\n== {step} (round {round_} of {args.repeat})", flush=True)
             rounds[-1][step] = run_step(step, args)
-    rows = show([functools.reduce(keep_best, (r[step] for r in rounds)) for step in steps], lines)
+    best = [functools.reduce(keep_best, (r[step] for r in rounds)) for step in steps]
+    rows = show(best, lines)
     paired = paired_ratios(rounds)
     if args.repeat > 1:
         show_paired(paired)
+    show_time(best)
     out = get_settings().stack.home / "reports" / "bench"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"batch-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    chart = time_chart(best, path.with_suffix(".png"))
+    if chart:
+        print(f"\nwrote {chart}")
     report = {
         "acquisitions": args.acquisitions,
         "performance": args.performance,

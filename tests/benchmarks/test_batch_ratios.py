@@ -3,31 +3,17 @@ round, so the spread of those ratios is the noise to quote with them."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
+from tests.benchmarks.batch_script import load_batch_script
+
 pytestmark = pytest.mark.unit
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "batch.py"
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_batch", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bench = load_script()
+    bench = load_batch_script()
 
     def step(name: str, origination_s: float, performance_s: float) -> object:
         kinds = {
@@ -50,7 +36,7 @@ def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
 
 
 def test_the_best_of_rounds_takes_each_kinds_fastest_and_leaves_the_rounds_as_measured() -> None:
-    bench = load_script()
+    bench = load_batch_script()
     first = bench.StepResult(
         "spark",
         kinds={"origination": bench.KindResult(200, 2.0), "performance": bench.KindResult(1000, 3.0)},
