@@ -254,19 +254,11 @@ def time_chart(results: list[StepResult], path: Path) -> Path | None:
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 0.6), squeeze=False)
     for ax, (title, got) in zip(axes[:, 0], panels, strict=True):
         shown = breakdown(got.statements)
-        ax.barh([st.label for st in shown], [st.seconds for st in shown], color="#4477aa")
+        bars = ax.barh([st.label for st in shown], [st.seconds for st in shown], color="#4477aa")
+        ax.bar_label(bars, labels=[f"{st.seconds:.2f} s" for st in shown], padding=3, fontsize=7)
         ax.invert_yaxis()
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=8)
-        for y, st in enumerate(shown):
-            ax.annotate(
-                f"{st.seconds:.2f} s",
-                (st.seconds, y),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7,
-            )
     axes[-1, 0].set_xlabel("seconds")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

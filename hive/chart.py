@@ -31,17 +31,11 @@ def write_chart(report: BatchReport, path: Path) -> Path:
     rows_ax.set_xlabel("rows")
     rows_ax.legend(loc="lower right")
     rows_ax.invert_yaxis()
-    speed_ax.barh(labels, [s.rows_per_second for s in steps], color="#228833")
+    speed = speed_ax.barh(labels, [s.rows_per_second for s in steps], color="#228833")
+    speed_ax.bar_label(
+        speed, labels=[f"{s.rows_per_second:,.0f}/s · {s.seconds:.1f}s" for s in steps], padding=4, fontsize=8
+    )
     speed_ax.set_xlabel("rows per second")
-    for y, s in enumerate(steps):
-        speed_ax.annotate(
-            f"{s.rows_per_second:,.0f}/s · {s.seconds:.1f}s",
-            (s.rows_per_second, y),
-            xytext=(4, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=8,
-        )
     fig.suptitle(
         f"batch run · engine {report.engine} · {report.seconds:.1f}s · reconciled "
         f"{'yes' if all(s.balanced for s in report.steps) else 'NO'}"
