@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import socket
+import sys
 import tomllib
 import traceback
 from collections.abc import Iterator, Mapping
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.exceptions import Abort, Exit, TyperException
 
-RUNTIME, USAGE, INTERRUPTED = 1, 2, 130
+RUNTIME, USAGE, INTERRUPTED, PIPE_CLOSED = 1, 2, 130, 141  # the last two as a shell reports the signals
 
 # Pipeline error classes (which services may not import) mapped to their exit code by the composition root.
 Known = Mapping[type[BaseException], int]
@@ -78,12 +79,28 @@ def handled(known: Known) -> Iterator[None]:
     except KeyboardInterrupt:
         _print(Failure("interrupted", exit_code=INTERRUPTED))
         raise SystemExit(INTERRUPTED) from None
+    except BrokenPipeError:
+        # Whoever read the output has gone (`bdml … | head`): nothing failed and nobody is listening,
+        # so stop without a word, as other command-line tools do.
+        _discard_stdout()
+        raise SystemExit(PIPE_CLOSED) from None
     except Exception as exc:
         if debug():
             traceback.print_exception(exc)
         failure = describe(exc, known)
         _print(failure)
         raise SystemExit(failure.exit_code) from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device: Python flushes it once more at exit, into the closed pipe."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a buffer without a descriptor
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
 
 
 def describe(exc: BaseException, known: Known = {}) -> Failure:  # noqa: B006 (read only)

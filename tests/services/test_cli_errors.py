@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 
 from services.cli import PROJECT_ERRORS
 from services.dsn import parse_dsn
-from services.errors import INTERRUPTED, RUNTIME, USAGE, UsageError, describe, handled
+from services.errors import INTERRUPTED, PIPE_CLOSED, RUNTIME, USAGE, UsageError, describe, handled
 from services.hql.base import HqlError
 from services.hql.duckdb_engine import httpfs_extension_path
 from services.hql.script import HqlStatement
@@ -345,6 +345,29 @@ def test_handled_turns_keyboard_interrupt_into_130(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit) as exited, handled({}):
         raise KeyboardInterrupt
     assert exited.value.code == INTERRUPTED and capsys.readouterr().err == "✗ interrupted\n"
+
+
+@pytest.mark.unit
+def test_output_into_a_closed_pipe_ends_quietly(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `bdml … | head -1`: the reader goes away while the command writes; nothing failed, nothing to say.
+    with pytest.raises(SystemExit) as exited, handled({}):
+        raise BrokenPipeError(32, "Broken pipe")
+    assert exited.value.code == PIPE_CLOSED and capsys.readouterr().err == ""
+    # The reader gone before anything was written: the flush at exit fails, outside any command.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "batch", "run", "--help"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # long before the interpreter has imported the CLI
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0 and stderr == ""
 
 
 # --- against the real servers ---------------------------------------------------------------------------
