@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import select
 import socket
 import sys
 import tomllib
@@ -79,12 +80,13 @@ def handled(known: Known) -> Iterator[None]:
     except KeyboardInterrupt:
         _print(Failure("interrupted", exit_code=INTERRUPTED))
         raise SystemExit(INTERRUPTED) from None
-    except BrokenPipeError:
-        # Whoever read the output has gone (`bdml … | head`): nothing failed and nobody is listening,
-        # so stop without a word, as other command-line tools do.
-        _discard_stdout()
-        raise SystemExit(PIPE_CLOSED) from None
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            # Whoever read the output has gone (`bdml … | head`): nothing failed and nobody is
+            # listening, so stop without a word, as other command-line tools do. (A broken pipe to a
+            # server or a child process is a failure like any other, below.)
+            _discard_stdout()
+            raise SystemExit(PIPE_CLOSED) from None
         if debug():
             traceback.print_exception(exc)
         failure = describe(exc, known)
@@ -92,15 +94,30 @@ def handled(known: Known) -> Iterator[None]:
         raise SystemExit(failure.exit_code) from None
 
 
+def _stdout_fd() -> int | None:
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced by a buffer without a descriptor
+        return None
+
+
+def _reader_gone() -> bool:
+    """Whether stdout is a pipe nobody reads any more: polling its end then reports an error."""
+    fd = _stdout_fd()
+    if fd is None:
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
 def _discard_stdout() -> None:
     """Point stdout at the null device: Python flushes it once more at exit, into the closed pipe."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # replaced by a buffer without a descriptor
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, fd)
-    os.close(null)
+    fd = _stdout_fd()
+    if fd is not None:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def describe(exc: BaseException, known: Known = {}) -> Failure:  # noqa: B006 (read only)

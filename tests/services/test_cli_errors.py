@@ -349,11 +349,16 @@ def test_handled_turns_keyboard_interrupt_into_130(capsys: pytest.CaptureFixture
 
 @pytest.mark.unit
 def test_output_into_a_closed_pipe_ends_quietly(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `bdml … | head -1`: the reader goes away while the command writes; nothing failed, nothing to say.
-    with pytest.raises(SystemExit) as exited, handled({}):
-        raise BrokenPipeError(32, "Broken pipe")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        with pytest.raises(SystemExit) as exited, handled({}):
+            raise BrokenPipeError(32, "Broken pipe")
+        monkeypatch.undo()
     assert exited.value.code == PIPE_CLOSED and capsys.readouterr().err == ""
     # The reader gone before anything was written: the flush at exit fails, outside any command.
     process = subprocess.Popen(
@@ -368,6 +373,14 @@ def test_output_into_a_closed_pipe_ends_quietly(
     process.stdout.close()  # long before the interpreter has imported the CLI
     _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0 and stderr == ""
+
+
+@pytest.mark.unit
+def test_a_broken_pipe_to_anything_else_is_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    # A server or a child process that hung up while we wrote to it: stdout is fine, so it is reported.
+    with pytest.raises(SystemExit) as exited, handled({}):
+        raise BrokenPipeError(32, "Broken pipe")
+    assert exited.value.code == RUNTIME and "Broken pipe" in capsys.readouterr().err
 
 
 # --- against the real servers ---------------------------------------------------------------------------
