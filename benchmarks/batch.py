@@ -11,7 +11,7 @@
 
 Prints origination and performance rows/s for each, the ratio of each to (a), of (c) to (d), and
 each one's peak memory; then, for each engine, where its time went: seconds per HQL statement (and the
-uploads still running after the last one), also drawn in a picture beside the JSON report. Each runs in
+uploads still landing after a file's last one), also drawn in a picture beside the JSON report. Each runs in
 its own process, so its peak RSS is its own (Spark: the JVM's as well).
 The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
 interleaved N times, keeps each one's fastest, and also prints each round's ratio of engine to reference
@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from hive import tables  # noqa: E402
 from producers.freddie.layouts import Kind  # noqa: E402
+from services.hql.base import HqlEngine  # noqa: E402
 from services.hql.script import HqlStatement  # noqa: E402
 from services.settings import HqlSettings, S3Settings, Settings, get_settings  # noqa: E402
 
@@ -49,7 +50,7 @@ PROCESSED_BUCKET = {"duckdb": "bdml-bench-processed", "spark": "bdml-bench-proce
 STEPS = ("reference", "duckdb", "spark", "spark-reference")
 KINDS = (Kind.ORIGINATION, Kind.PERFORMANCE)
 HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performance"}
-UPLOADS = "uploads still running after the last statement"
+UPLOADS = "after the last statement (uploads still landing)"
 SHOWN = 4  # statements listed per engine and kind; the rest are summed as one line
 
 
@@ -203,10 +204,11 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
 
 
 def breakdown(statements: list[StatementTime], shown: int = SHOWN) -> list[StatementTime]:
-    """The ``shown`` slowest statements, slowest first, and the rest summed as one line."""
+    """The ``shown`` slowest statements, slowest first, and the rest summed as one line (a lone rest is
+    shown as itself)."""
     ranked = sorted(statements, key=lambda st: st.seconds, reverse=True)
     rest = ranked[shown:]
-    if not rest:
+    if len(rest) <= 1:
         return ranked
     return [*ranked[:shown], StatementTime(f"{len(rest)} other statements", sum(st.seconds for st in rest))]
 
@@ -233,7 +235,7 @@ def time_panels(results: list[StepResult]) -> list[tuple[str, KindResult]]:
 
 
 def show_time(results: list[StepResult]) -> None:
-    print("\nwhere each engine's time went (the round kept above): seconds per HQL statement")
+    print("\nwhere each engine's time went (each kind's fastest round): seconds per HQL statement")
     for title, got in time_panels(results):
         print(title)
         for st in breakdown(got.statements):
@@ -382,10 +384,7 @@ def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> Step
         variables = tables.hql_variables(settings)
         spent: dict[Kind, list[StatementTime]] = {kind: [] for kind in KINDS}
         for path in tables.HQL_FILES:
-            marks: list[tuple[HqlStatement, float]] = []
-            start = time.perf_counter()
-            engine.run(timed(load_script(path, variables), marks))  # one run: uploads overlap, as in a job
-            tail = time.perf_counter() - start - sum(seconds for _, seconds in marks)
+            marks, tail = run_file(engine, load_script(path, variables))
             for kind, times in attribute(path, marks, tail).items():
                 spent[kind] += times
         for kind in KINDS:
@@ -402,14 +401,26 @@ def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> Step
     return result
 
 
+def run_file(
+    engine: HqlEngine, statements: list[HqlStatement], clock: Callable[[], float] = time.perf_counter
+) -> tuple[list[tuple[HqlStatement, float]], float]:
+    """Run a file's statements as one ``run()`` (uploads overlap what follows them, as in a job): each
+    statement's seconds, and the seconds after the last one until ``run()`` returned (the uploads still
+    landing). An upload that a later statement must wait for (DuckDB reads a table back only once its
+    files have landed) counts in that statement's time."""
+    marks: list[tuple[HqlStatement, float]] = []
+    start = clock()
+    engine.run(timed(statements, marks, clock))
+    return marks, clock() - start - sum(seconds for _, seconds in marks)
+
+
 def timed(
     statements: Iterable[HqlStatement],
     marks: list[tuple[HqlStatement, float]],
     clock: Callable[[], float] = time.perf_counter,
 ) -> Iterator[HqlStatement]:
     """``statements`` as the engine takes them, each one's time noted in ``marks``: from the moment the
-    engine takes it to the moment it asks for the next (what the engine does after the last one, such
-    as waiting for uploads, is left for the caller to measure)."""
+    engine takes it to the moment it asks for the next."""
     for statement in statements:
         start = clock()
         yield statement

@@ -104,7 +104,7 @@ def _stdout_fd() -> int | None:
 def _reader_gone() -> bool:
     """Whether stdout is a pipe nobody reads any more: polling its end then reports an error."""
     fd = _stdout_fd()
-    if fd is None:
+    if fd is None or not hasattr(select, "poll"):  # no poll (Windows): report the error as any other
         return False
     poller = select.poll()
     poller.register(fd, select.POLLOUT)

@@ -1,5 +1,5 @@
 """The HQL benchmark says where each engine's time went: seconds per statement of the HQL files, the
-uploads still running after a file's last statement, each kind's share, and a picture of it."""
+uploads still landing after a file's last statement, each kind's share, and a picture of it."""
 
 from __future__ import annotations
 
@@ -28,20 +28,20 @@ class FakeClock:
         return self.now
 
 
-def test_each_statement_is_timed_from_taken_to_next_asked_and_the_tail_is_left_out() -> None:
+def test_a_file_runs_whole_each_statement_timed_and_the_uploads_after_it_apart() -> None:
     clock = FakeClock()
+
+    class Engine:  # works a second per statement index, then waits 10 s for its uploads
+        def run(self, items: Iterable[HqlStatement]) -> None:
+            for statement in items:
+                clock.now += float(statement.index)
+            clock.now += 10.0
+
     statements = [HqlStatement(f"SELECT {n}", "x.hql", n) for n in (1, 2, 3)]
-    marks: list[tuple[HqlStatement, float]] = []
-
-    def run(items: Iterable[HqlStatement]) -> None:  # an engine: work per statement, then uploads
-        for statement in items:
-            clock.now += float(statement.index)
-        clock.now += 10.0
-
-    run(bench.timed(statements, marks, clock))
+    marks, tail = bench.run_file(Engine(), statements, clock)
 
     assert [(st.index, seconds) for st, seconds in marks] == [(1, 1.0), (2, 2.0), (3, 3.0)]
-    assert clock.now - sum(seconds for _, seconds in marks) == 10.0  # the tail, for the caller
+    assert tail == 10.0
 
 
 def test_raw_table_statements_go_to_their_kind_the_rest_and_the_tail_are_shared() -> None:
@@ -75,6 +75,7 @@ def test_the_slowest_statements_are_listed_and_the_rest_summed() -> None:
         ("4 other statements", 10.0),
     ]
     assert [t.label for t in bench.breakdown(times[:2], shown=3)] == ["s2", "s1"]
+    assert [t.label for t in bench.breakdown(times[:4], shown=3)] == ["s4", "s3", "s2", "s1"]  # no "1 other"
 
 
 def test_statement_times_travel_from_the_step_process_and_are_printed_and_drawn(
