@@ -430,8 +430,8 @@ def timed(
 def attribute(
     path: Path, marks: list[tuple[HqlStatement, float]], tail: float
 ) -> dict[Kind, list[StatementTime]]:
-    """A kind's time: its HQL file, plus the raw-table statements that name its raw table; statements
-    that name neither (and the file's upload tail) are shared evenly."""
+    """A kind's time: its HQL file (its tail included), plus the raw-table statements that name its raw
+    table; the raw-table statements that name neither, and that file's tail, are shared evenly."""
     spent: dict[Kind, list[StatementTime]] = {kind: [] for kind in KINDS}
     for statement, seconds in [*marks, (None, tail)]:
         owners = [k for k in KINDS if _owns(k, path.stem, statement.text if statement else "")] or list(KINDS)
