@@ -1,7 +1,8 @@
 """Compare two training runs by their leave-one-source-out scores, with the noise that comes from having a
 dozen sources: run A's score minus run B's over the sources both scored, and a 95% interval from a paired
-bootstrap over those sources. Use it before keeping a change: a difference inside the interval is not
-evidence either way. No test figure is read.
+bootstrap over those sources; and each run's validation balanced accuracy with the penguins it found.
+Use it before keeping a change: a difference inside the interval is not evidence either way. No test
+figure is read.
 
     python benchmarks/ml_compare.py penguin-20261201-060118 penguin-20261201-055817
     python benchmarks/ml_compare.py path/to/a/metrics.json path/to/b/metrics.json
@@ -15,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -34,12 +36,22 @@ def metrics_path(run: str) -> Path:
     return found[0]
 
 
-def per_source(run: str) -> tuple[Path, list[SourceScore]]:
-    path = metrics_path(run)
-    selection = json.loads(path.read_text()).get("selection") or {}
+def per_source(path: Path, metrics: dict[str, Any]) -> list[SourceScore]:
+    selection = metrics.get("selection") or {}
     if "per_source" not in selection:
         raise SystemExit(f"{path}: no leave-one-source-out figures (trained with --select none?)")
-    return path, [SourceScore(**s) for s in selection["per_source"]]
+    return [SourceScore(**s) for s in selection["per_source"]]
+
+
+def validation_line(metrics: dict[str, Any]) -> str:
+    """The validation split's balanced accuracy, and how many of its penguins were found: with a few
+    dozen penguins there, one image moves it by a few hundredths."""
+    validation = metrics.get("validation") or {}
+    if "balanced_accuracy" not in validation:
+        return "–"
+    classes = list(metrics.get("classes") or ["notpenguin", "penguin"])
+    row = validation["confusion_matrix"][classes.index("penguin")]  # true penguins: [missed, found]
+    return f"{validation['balanced_accuracy']:.4f} (penguins found: {row[-1]} of {sum(row)})"
 
 
 def _cell(value: float | None) -> str:
@@ -52,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("b", help="run B: the run A is compared with")
     p.add_argument("--resamples", type=int, default=5000)
     args = p.parse_args(argv)
-    (path_a, a), (path_b, b) = per_source(args.a), per_source(args.b)
+    path_a, path_b = metrics_path(args.a), metrics_path(args.b)
+    metrics_a, metrics_b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
+    a, b = per_source(path_a, metrics_a), per_source(path_b, metrics_b)
     by_b = {s.source: s for s in b}
     common = [s for s in a if s.source in by_b]
     print(f"A {path_a}\nB {path_b}\n")
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         f" B {combined([by_b[s.source] for s in common]):.4f}"
     )
     print(f"A − B = {diff:+.4f}; 95% interval {low:+.4f} … {high:+.4f} ({args.resamples:,} paired resamples)")
+    print(f"validation balanced accuracy: A {validation_line(metrics_a)}, B {validation_line(metrics_b)}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.benchmarks.batch_script import load_batch_script
+from tests.benchmarks.scripts import load_benchmark
 
 pytestmark = pytest.mark.unit
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    bench = load_batch_script()
+    bench = load_benchmark("batch")
 
     def step(name: str, origination_s: float, performance_s: float) -> object:
         kinds = {
@@ -36,7 +36,7 @@ def test_each_round_pairs_an_engine_with_the_reference_of_the_same_round(
 
 
 def test_the_best_of_rounds_takes_each_kinds_fastest_and_leaves_the_rounds_as_measured() -> None:
-    bench = load_batch_script()
+    bench = load_benchmark("batch")
     first = bench.StepResult(
         "spark",
         kinds={"origination": bench.KindResult(200, 2.0), "performance": bench.KindResult(1000, 3.0)},

@@ -13,11 +13,11 @@ from PIL import Image
 
 from producers.freddie.layouts import Kind
 from services.hql.script import HqlStatement
-from tests.benchmarks.batch_script import load_batch_script
+from tests.benchmarks.scripts import load_benchmark
 
 pytestmark = pytest.mark.unit
 
-bench = load_batch_script()
+bench = load_benchmark("batch")
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""benchmarks/batch.py is a script, not a package module: the tests load it from its file."""
+"""The benchmarks are scripts, not package modules: the tests load them from their files."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "batch.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def load_batch_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_batch", SCRIPT)
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module named ``bench_<name>``."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
