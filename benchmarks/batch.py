@@ -203,6 +203,11 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
     return rows
 
 
+# An engine step and the references it is measured against, its own yardstick last (Spark's reader for
+# Spark).
+PAIRS = (("duckdb", "reference"), ("spark", "reference"), ("spark", "spark-reference"))
+
+
 def breakdown(statements: list[StatementTime], shown: int = SHOWN) -> list[StatementTime]:
     """The ``shown`` slowest statements, slowest first, and the rest summed as one line (a lone rest is
     shown as itself)."""
@@ -213,16 +218,12 @@ def breakdown(statements: list[StatementTime], shown: int = SHOWN) -> list[State
     return [*ranked[:shown], StatementTime(f"{len(rest)} other statements", sum(st.seconds for st in rest))]
 
 
-# An engine's own yardstick: Spark's reader for Spark where it ran, else DuckDB's.
-YARDSTICK = {"duckdb": ("reference",), "spark": ("spark-reference", "reference")}
-
-
 def time_panels(results: list[StepResult]) -> list[tuple[str, KindResult]]:
     """Per engine and kind with statement times: a title (its time, and its yardstick's) and the result."""
     by_step = {r.step: r for r in results}
     panels = []
     for result in results:
-        refs = [by_step[s] for s in YARDSTICK.get(result.step, ()) if s in by_step]
+        refs = [by_step[ref] for step, ref in reversed(PAIRS) if step == result.step and ref in by_step]
         for kind in KINDS:
             got = result.kinds[kind.value]
             if not got.statements:
@@ -266,10 +267,6 @@ def time_chart(results: list[StepResult], path: Path) -> Path | None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-# An engine step and the reference it is measured against.
-PAIRS = (("duckdb", "reference"), ("spark", "reference"), ("spark", "spark-reference"))
 
 
 def paired_ratios(rounds: list[dict[str, StepResult]]) -> dict[str, dict[str, list[float]]]:

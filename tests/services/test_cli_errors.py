@@ -349,7 +349,6 @@ def test_handled_turns_keyboard_interrupt_into_130(capsys: pytest.CaptureFixture
 
 # A command writing more than a pipe holds, through the CLI's handler.
 _WRITER = """
-import sys
 from services.errors import handled
 with handled({}):
     for _ in range(100):
