@@ -338,6 +338,61 @@ def pingus(cache: Path) -> Iterator[Candidate]:
         yield Candidate("pingus", "GPL-2.0+", "render", "tux-render", "penguin", rel, _reader(tux))
 
 
+# Art4Apps' word pictures (shipped in pysiogame): one shaded cartoon style for everything. The animals come
+# first among the negatives: they are the pictures a penguin could be confused with.
+ART4APPS_OTHERS = 60
+
+
+def art4apps(cache: Path) -> Iterator[Candidate]:
+    """Art4Apps: a cartoon penguin among animals, food and vehicles drawn the same way."""
+    root = fetch.debian("pysiogame", cache) / "usr/share/games/pysiogame/res/images/art4apps"
+    files = _stable_order(_files(root))
+    penguins = [p for p in files if _label(p.stem) == "penguin"]
+    animals = [p for p in files if p.parent.name == "animals" and p not in penguins]
+    rest = [p for p in files if p.parent.name != "animals" and p not in penguins]
+    others = animals[: ART4APPS_OTHERS * 2 // 3] + rest[: ART4APPS_OTHERS // 3]
+    for p in [*penguins, *others]:
+        rel = p.relative_to(root).as_posix()
+        yield Candidate("art4apps", "CC-BY-SA", "clipart", p.stem, _label(p.stem), rel, _reader(p))
+
+
+def gnome_faces(cache: Path) -> Iterator[Candidate]:
+    """GNOME's account pictures: small square photos, an emperor penguin among a cat, a puppy, a fish,
+    flowers and objects. ``legacy/`` holds older copies of the same photos, so it is left out."""
+    root = fetch.debian("gnome-control-center-data", cache) / "usr/share/pixmaps/faces"
+    licence = "GPL-2+ (the package's copyright file, Files: *)"
+    for p in sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        yield Candidate("gnome-faces", licence, "photo", p.stem, _label(p.stem), p.name, _reader(p))
+
+
+# ospics' pictures by name: Tux as black-and-white line art, Baby Tux shaded in colour (its grey and
+# mirrored copies are the same artwork), and Debian's swirl as the negative.
+OSPICS = {
+    "penguin.jpg": ("tux-line-art", "penguin", "clipart"),
+    "BabyTuX_color.png": ("baby-tux", "penguin", "render"),
+    "BabyTuX.png": ("baby-tux", "penguin", "render"),
+    "BabyTuX_flip.png": ("baby-tux", "penguin", "render"),
+    "Debian_color.png": ("debian-logo", "notpenguin", "clipart"),
+    "Debian.png": ("debian-logo", "notpenguin", "clipart"),
+}
+
+
+def ospics(cache: Path) -> Iterator[Candidate]:
+    root = fetch.debian("ospics", cache) / "usr/share/ospics"
+    for name, (group, label, kind) in OSPICS.items():
+        if (root / name).is_file():
+            yield Candidate("ospics", "GPL", kind, group, label, name, _reader(root / name))
+
+
+def palmerpenguins(cache: Path) -> Iterator[Candidate]:
+    """Allison Horst's artwork for the palmerpenguins R package: three species inked on colour splashes,
+    and the hex logo's penguin heads."""
+    root = fetch.debian("r-cran-palmerpenguins", cache) / "usr/lib/R/site-library/palmerpenguins/help/figures"
+    for name in ("lter_penguins.png", "palmerpenguins.png"):
+        if (root / name).is_file():
+            yield Candidate("palmerpenguins", "CC0", "clipart", name, "penguin", name, _reader(root / name))
+
+
 # --- emoji -----------------------------------------------------------------------------------------------
 
 EMOJI_CATEGORIES = ("Animals & Nature", "Food & Drink", "Objects", "Travel & Places", "Activities")
@@ -436,6 +491,10 @@ SOURCES: tuple[Source, ...] = (
     Source("tuxfootball", "train", tuxfootball),
     Source("fluent", "train", fluent),
     Source("pingus", "train", pingus),
+    Source("art4apps", "train", art4apps),
+    Source("gnome-faces", "train", gnome_faces),
+    Source("ospics", "train", ospics),
+    Source("palmerpenguins", "train", palmerpenguins),
     # Held out: the test figures come from packages the model never saw, photos included.
     Source("tuxpaint-stamps", "test", tuxpaint_stamps),
     Source("tuxtype", "test", tuxtype),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ml.dataset import fetch, manifest
+from ml.dataset import fetch, manifest, sources
 from ml.dataset.manifest import Record
 from ml.dataset.normalise import Rejected, dhash, normalise
 from ml.dataset.sources import SOURCES, _frame_base, _label
@@ -130,3 +130,36 @@ def test_no_configured_source_is_reserved() -> None:
 )  # fmt: skip
 def test_animation_frames_share_a_group(stem: str, base: str) -> None:
     assert _frame_base(stem) == base
+
+
+def _fake_package(root: Path, files: list[str]) -> Path:
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"img")
+    return root
+
+
+def test_art4apps_takes_its_penguin_and_animals_before_other_negatives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    art = "usr/share/games/pysiogame/res/images/art4apps"
+    files = [f"{art}/animals/penguin.jpg"] + [f"{art}/animals/a{i}.jpg" for i in range(50)]
+    files += [f"{art}/food/f{i}.jpg" for i in range(50)]
+    monkeypatch.setattr(fetch, "debian", lambda package, cache: _fake_package(tmp_path / package, files))
+    got = list(sources.art4apps(tmp_path))
+    assert [c.label for c in got].count("penguin") == 1 and got[0].origin == "animals/penguin.jpg"
+    others = [c.origin.split("/")[0] for c in got if c.label == "notpenguin"]
+    assert others.count("animals") == 40 and others.count("food") == 20
+
+
+def test_gnome_faces_leaves_out_the_legacy_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    faces = "usr/share/pixmaps/faces"
+    files = [
+        f"{faces}/penguin.jpg",
+        f"{faces}/puppy.jpg",
+        f"{faces}/legacy/penguin.jpg",
+        f"{faces}/notes.txt",
+    ]
+    monkeypatch.setattr(fetch, "debian", lambda package, cache: _fake_package(tmp_path / package, files))
+    got = {(c.origin, c.label, c.kind) for c in sources.gnome_faces(tmp_path)}
+    assert got == {("penguin.jpg", "penguin", "photo"), ("puppy.jpg", "notpenguin", "photo")}
