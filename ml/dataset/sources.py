@@ -344,7 +344,8 @@ ART4APPS_OTHERS = 60
 
 
 def art4apps(cache: Path) -> Iterator[Candidate]:
-    """Art4Apps: a cartoon penguin among animals, food and vehicles drawn the same way."""
+    """Art4Apps: a cartoon penguin among animals and everyday things (food, vehicles, tools) drawn the
+    same way."""
     root = fetch.debian("pysiogame", cache) / "usr/share/games/pysiogame/res/images/art4apps"
     files = _stable_order(_files(root))
     penguins = [p for p in files if _label(p.stem) == "penguin"]
@@ -379,9 +380,10 @@ OSPICS = {
 
 def ospics(cache: Path) -> Iterator[Candidate]:
     root = fetch.debian("ospics", cache) / "usr/share/ospics"
+    licence = "GPL (its copyright file names no version)"
     for name, (group, label, kind) in OSPICS.items():
         if (root / name).is_file():
-            yield Candidate("ospics", "GPL", kind, group, label, name, _reader(root / name))
+            yield Candidate("ospics", licence, kind, group, label, name, _reader(root / name))
 
 
 def palmerpenguins(cache: Path) -> Iterator[Candidate]:
