@@ -132,11 +132,16 @@ def test_animation_frames_share_a_group(stem: str, base: str) -> None:
     assert _frame_base(stem) == base
 
 
-def _fake_package(root: Path, files: list[str]) -> Path:
-    for rel in files:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(b"img")
-    return root
+def _fake_debian(monkeypatch: pytest.MonkeyPatch, cache: Path, files: list[str]) -> None:
+    """``fetch.debian`` answers with a package tree holding ``files`` (collectors only list them here)."""
+
+    def unpacked(package: str, _: Path) -> Path:
+        for rel in files:
+            (cache / package / rel).parent.mkdir(parents=True, exist_ok=True)
+            (cache / package / rel).write_bytes(b"img")
+        return cache / package
+
+    monkeypatch.setattr(fetch, "debian", unpacked)
 
 
 def test_art4apps_takes_its_penguin_and_animals_before_other_negatives(
@@ -145,7 +150,7 @@ def test_art4apps_takes_its_penguin_and_animals_before_other_negatives(
     art = "usr/share/games/pysiogame/res/images/art4apps"
     files = [f"{art}/animals/penguin.jpg"] + [f"{art}/animals/a{i}.jpg" for i in range(50)]
     files += [f"{art}/food/f{i}.jpg" for i in range(50)]
-    monkeypatch.setattr(fetch, "debian", lambda package, cache: _fake_package(tmp_path / package, files))
+    _fake_debian(monkeypatch, tmp_path, files)
     got = list(sources.art4apps(tmp_path))
     assert [c.label for c in got].count("penguin") == 1 and got[0].origin == "animals/penguin.jpg"
     others = [c.origin.split("/")[0] for c in got if c.label == "notpenguin"]
@@ -160,6 +165,6 @@ def test_gnome_faces_leaves_out_the_legacy_copies(tmp_path: Path, monkeypatch: p
         f"{faces}/legacy/penguin.jpg",
         f"{faces}/notes.txt",
     ]
-    monkeypatch.setattr(fetch, "debian", lambda package, cache: _fake_package(tmp_path / package, files))
+    _fake_debian(monkeypatch, tmp_path, files)
     got = {(c.origin, c.label, c.kind) for c in sources.gnome_faces(tmp_path)}
     assert got == {("penguin.jpg", "penguin", "photo"), ("puppy.jpg", "notpenguin", "photo")}
