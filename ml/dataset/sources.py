@@ -19,6 +19,7 @@ from pathlib import Path
 from ml.dataset import fetch
 from ml.dataset.pingus_frames import facing_right, first_frame
 from ml.dataset.rcc import read_rcc
+from ml.dataset.spheres import render_png
 from ml.dataset.xpm_frames import first_frames
 
 # 'tux' as a word of its own ('_' and '-' separate words in file names): not 'tuxedo', not 'tuxpaint'.
@@ -238,6 +239,32 @@ def extremetuxracer(cache: Path) -> Iterator[Candidate]:
     for p in _files(root / "players"):
         rel = p.relative_to(root).as_posix()
         yield Candidate("extremetuxracer", "GPL-2.0+", "photo", p.stem, "notpenguin", rel, _reader(p))
+
+
+# Extreme Tux Racer's racers, built from spheres and rendered here from every side (ml.dataset.spheres):
+# three penguins (Tux, pink Trixi, grey Boris) and two figures that are not (Samuel the seal, Beastie the
+# BSD daemon), so the rendered style itself says nothing about the class.
+ETR_CHARACTERS = {
+    "tux": "penguin",
+    "trixi": "penguin",
+    "boris": "penguin",
+    "samuel": "notpenguin",
+    "beastie": "notpenguin",
+}
+ETR_VIEWS = 8
+
+
+def etr_characters(cache: Path) -> Iterator[Candidate]:
+    """Each character is one group: its views are one artwork and stay in one split."""
+    root = fetch.debian("extremetuxracer-data", cache) / "usr/share/games/etr/char"
+    for name, label in ETR_CHARACTERS.items():
+        shape = root / name / "shape.lst"
+        if not shape.is_file():
+            continue
+        for view in range(ETR_VIEWS):
+            origin = f"char/{name}/shape.lst (view {view + 1} of {ETR_VIEWS})"
+            load = partial(render_png, str(shape), view, ETR_VIEWS)
+            yield Candidate("etr-characters", "GPL-2.0+", "render", f"etr-{name}", label, origin, load)
 
 
 GCOMPRIS_PHOTO_SETS = ("erase", "explore_world_animals", "explore_farm_animals", "explore_monuments")
@@ -487,6 +514,7 @@ SOURCES: tuple[Source, ...] = (
     Source("emoji-google", "train", _npm_emoji("google", "Apache-2.0", 120)),
     Source("supertuxkart", "train", supertuxkart),
     Source("extremetuxracer", "train", extremetuxracer),
+    Source("etr-characters", "train", etr_characters),
     Source("xpenguins", "train", xpenguins),
     Source("tuxpuck", "train", tuxpuck),
     Source("icebreaker", "train", icebreaker),
