@@ -263,7 +263,7 @@ def etr_characters(cache: Path) -> Iterator[Candidate]:
             continue
         for view in range(ETR_VIEWS):
             origin = f"char/{name}/shape.lst (view {view + 1} of {ETR_VIEWS})"
-            load = partial(render_png, str(shape), view, ETR_VIEWS)
+            load = partial(render_png, shape, view, ETR_VIEWS)
             yield Candidate("etr-characters", "GPL-2.0+", "render", f"etr-{name}", label, origin, load)
 
 

@@ -19,9 +19,12 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from ml.dataset.normalise import Rejected
 
 FIELD = re.compile(r"\[(\w+)\]\s*([^\[]*)")
 LIGHT = np.array([0.4, 0.6, 1.0]) / np.linalg.norm([0.4, 0.6, 1.0])  # from the viewer's upper right
@@ -182,10 +185,15 @@ def pose(index: int, count: int, seed: str) -> Pose:
     return Pose(yaw=yaw, pitch=rng.uniform(-10, 30), joints=joints)
 
 
-def render_png(shape_file: str, index: int, count: int) -> bytes:
-    """One view of the character in ``shape_file`` as PNG bytes (RGBA, transparent ground)."""
-    with open(shape_file, encoding="latin-1") as f:
-        shape = parse_shape(f.read())
+def render_png(shape_file: Path, index: int, count: int) -> bytes:
+    """One view of the character in ``shape_file`` as PNG bytes (RGBA, transparent ground); the
+    character's folder name seeds its poses. A file this parser cannot follow is a rejected image (its
+    reason counted in the dataset's reconciliation), not a failed run."""
+    try:
+        shape = parse_shape(shape_file.read_text(encoding="latin-1"))
+        image = render(shape, pose(index, count, shape_file.parent.name))
+    except (KeyError, ValueError, IndexError, np.linalg.LinAlgError) as exc:
+        raise Rejected("unreadable character shape") from exc
     out = io.BytesIO()
-    render(shape, pose(index, count, shape_file.rsplit("/", 2)[-2])).save(out, format="PNG")
+    image.save(out, format="PNG")
     return out.getvalue()

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from ml.dataset import fetch, sources
-from ml.dataset.spheres import Pose, parse_shape, pose, render
+from ml.dataset.normalise import Rejected
+from ml.dataset.spheres import Pose, parse_shape, pose, render, render_png
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +90,11 @@ def test_etr_characters_renders_each_character_as_one_group(
     ] * sources.ETR_VIEWS
     image = Image.open(io.BytesIO(got[0].load()))
     assert image.mode == "RGBA" and image.getchannel("A").getbbox() is not None
+
+
+def test_a_shape_file_that_cannot_be_followed_is_a_rejected_image(tmp_path: Path) -> None:
+    broken = tmp_path / "tux" / "shape.lst"
+    broken.parent.mkdir()
+    broken.write_text("*[node] 1 [par] 7 [order] 45 [vis] 10\n")  # its parent 7 is never defined
+    with pytest.raises(Rejected, match="unreadable character shape"):
+        render_png(broken, 0, 8)
