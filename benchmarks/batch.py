@@ -10,7 +10,8 @@
     python benchmarks/batch.py --acquisitions 2000000 --performance 10000000 --no-spark
 
 Prints origination and performance rows/s for each, the ratio of each to (a), of (c) to (d), and
-each one's peak memory; then, for each engine, where its time went: seconds per HQL statement (and the
+each one's peak memory; the same ratios per CPU second (the CPU the rows cost the step's process, Spark's
+JVM and the local emulator: a figure that a busy machine moves less than wall time); then, for each engine, where its time went: seconds per HQL statement (and the
 uploads still landing after a file's last one), also drawn in a picture beside the JSON report. Each runs in
 its own process, so its peak RSS is its own (Spark: the JVM's as well).
 The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
@@ -52,6 +53,8 @@ KINDS = (Kind.ORIGINATION, Kind.PERFORMANCE)
 HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performance"}
 UPLOADS = "after the last statement (uploads still landing)"
 SHOWN = 4  # statements listed per engine and kind; the rest are summed as one line
+PER_CPU = "per CPU-s"  # both kinds' rows over the CPU seconds they cost, as a pair's third "kind"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
@@ -85,10 +88,18 @@ class StepResult:
     peak_rss_mb: float = 0.0  # the step's process
     jvm_peak_rss_mb: float | None = None  # Spark's JVM, a separate process
     startup_seconds: float = 0.0  # not counted in rows/s (Spark: the JVM, session and metastore)
+    # CPU seconds the rows cost (start-up excluded): the step's process, Spark's JVM and the local
+    # emulator serving it. On a shared machine CPU time moves less than wall time with the load.
+    cpu_seconds: float = 0.0
 
     @property
     def peak_mb(self) -> float:
         return self.peak_rss_mb + (self.jvm_peak_rss_mb or 0.0)
+
+    @property
+    def rows_per_cpu_second(self) -> float:
+        rows = sum(k.rows for k in self.kinds.values())
+        return rows / self.cpu_seconds if self.cpu_seconds > 0 else 0.0
 
 
 def bench_settings(engine: str = "duckdb", memory_limit: str | None = None) -> Settings:
@@ -156,6 +167,7 @@ def keep_best(old: StepResult, new: StepResult) -> StepResult:
         kinds={kind: min(old.kinds[kind], got, key=lambda r: r.seconds) for kind, got in new.kinds.items()},
         peak_rss_mb=max(old.peak_rss_mb, new.peak_rss_mb),
         jvm_peak_rss_mb=jvm,
+        cpu_seconds=min((c for c in (old.cpu_seconds, new.cpu_seconds) if c > 0), default=0.0),
     )
 
 
@@ -199,6 +211,38 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
     print(
         "(a) DuckDB read_csv → Parquet, (d) Spark read.csv → Parquet, neither validates;"
         " peak MB: the step's process (Spark: + its JVM)"
+    )
+    return rows
+
+
+def show_cpu(results: list[StepResult]) -> list[dict[str, Any]]:
+    """Both kinds' rows over the CPU seconds they cost, each engine against its references: a yardstick
+    that a busy neighbour on the machine moves less than it moves rows/s."""
+    by_step = {r.step: r for r in results}
+    print(f"\n{'step':15} {'CPU s':>8} {'rows per CPU-s':>15} {'vs (a)':>7} {'vs (d)':>7}")
+    rows = []
+    for result in results:
+        ratios = {
+            reference: result.rows_per_cpu_second / by_step[reference].rows_per_cpu_second
+            for step, reference in PAIRS
+            if step == result.step and reference in by_step and by_step[reference].rows_per_cpu_second
+        }
+        a, d = ratios.get("reference"), ratios.get("spark-reference")
+        print(
+            f"{result.step:15} {result.cpu_seconds:>8.2f} {result.rows_per_cpu_second:>15,.0f}"
+            f" {'' if a is None else f'{a:.2f}x':>7} {'' if d is None else f'{d:.2f}x':>7}"
+        )
+        rows.append(
+            {
+                "step": result.step,
+                "cpu_seconds": round(result.cpu_seconds, 2),
+                "rows_per_cpu_second": round(result.rows_per_cpu_second, 1),
+                "ratio_to_reference": None if a is None else round(a, 3),
+                "ratio_to_spark_reference": None if d is None else round(d, 3),
+            }
+        )
+    print(
+        "CPU s: the step's process, Spark's JVM and the local emulator while the rows ran (start-up excluded)"
     )
     return rows
 
@@ -284,6 +328,13 @@ def paired_ratios(rounds: list[dict[str, StepResult]]) -> dict[str, dict[str, li
             ]
             if ratios:
                 out.setdefault(f"{step} vs {reference}", {})[kind.value] = [round(x, 3) for x in ratios]
+        per_cpu = [
+            r[step].rows_per_cpu_second / r[reference].rows_per_cpu_second
+            for r in rounds
+            if step in r and reference in r and r[reference].rows_per_cpu_second
+        ]
+        if per_cpu:
+            out.setdefault(f"{step} vs {reference}", {})[PER_CPU] = [round(x, 3) for x in per_cpu]
     return out
 
 
@@ -308,9 +359,11 @@ def reference_step(layout: str) -> StepResult:
     store = ObjectStore(settings)
     engine = DuckDBEngine(settings)  # a DuckDB connection with the same S3 access and limits
     con = engine.con
+    cpu = cpu_meter(settings)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for kind in KINDS:
+                spent = cpu()
                 files = store.data_objects(tables.raw_root(settings).join(kind.value))
                 sources = "[" + ", ".join(f"'{f}'" for f in files) + "]"
                 target = Path(tmp) / f"{kind.value}.parquet"
@@ -321,6 +374,7 @@ def reference_step(layout: str) -> StepResult:
                     f" TO '{target}' (FORMAT parquet)"
                 )
                 seconds = time.perf_counter() - start
+                result.cpu_seconds += cpu() - spent  # the copy only: the counts below check it
                 kept = con.execute(f"SELECT sum(num_rows) FROM parquet_file_metadata('{target}')").fetchone()
                 lines = con.execute(
                     f"SELECT count(*) FROM read_csv({sources}, columns={{'l': 'VARCHAR'}}, delim='\x01',"
@@ -348,14 +402,16 @@ def spark_reference_step() -> StepResult:
         start = time.perf_counter()
         spark = engine.spark
         result.startup_seconds = time.perf_counter() - start
+        cpu = cpu_meter(settings)
         with tempfile.TemporaryDirectory() as tmp:
             for kind in KINDS:
                 files = store.data_objects(tables.raw_root(settings).join(kind.value))
                 paths = [str(f) for f in files]  # s3:// goes through S3A, as the engine's HQL does
-                start = time.perf_counter()
+                start, spent = time.perf_counter(), cpu()
                 frame = spark.read.csv(paths, sep="|", header=False, quote="", escape="")
                 frame.write.mode("overwrite").parquet(f"file://{tmp}/{kind.value}")
                 seconds = time.perf_counter() - start
+                result.cpu_seconds += cpu() - spent
                 written = spark.read.parquet(f"file://{tmp}/{kind.value}").count()
                 read = spark.read.text(paths).count()
                 result.kinds[kind.value] = KindResult(read, seconds, kept=written, rejected=read - written)
@@ -380,10 +436,13 @@ def engine_step(engine_name: str, layout: str, memory_limit: str | None) -> Step
         result.startup_seconds = time.perf_counter() - start
         variables = tables.hql_variables(settings)
         spent: dict[Kind, list[StatementTime]] = {kind: [] for kind in KINDS}
+        cpu = cpu_meter(settings)
+        before = cpu()
         for path in tables.HQL_FILES:
             marks, tail = run_file(engine, load_script(path, variables))
             for kind, times in attribute(path, marks, tail).items():
                 spent[kind] += times
+        result.cpu_seconds = cpu() - before
         for kind in KINDS:
             result.kinds[kind.value] = KindResult(
                 rows=engine.count(f"raw_{kind.value}"),
@@ -497,6 +556,34 @@ def _vm_hwm_mb(pid: int) -> float | None:
     return None
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone or /proc is not there)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_meter(settings: Settings) -> Callable[[], float]:
+    """A reading of the CPU seconds spent so far by this process, its Java children (Spark's JVM, read
+    anew each time: it starts with the session) and the emulator when it listens on this machine (a
+    container's or real AWS's CPU is not seen: their figures leave it out)."""
+    from urllib.parse import urlparse
+
+    from services.stack.process import listener_pid
+
+    endpoint = urlparse(settings.aws.endpoint_url or "")
+    local = endpoint.hostname in ("127.0.0.1", "localhost") and endpoint.port
+    emulator = listener_pid(endpoint.port) if local and endpoint.port else None
+
+    def read() -> float:
+        pids = [os.getpid(), *(p for p in _descendants(os.getpid()) if _is_java(p))]
+        return sum(process_cpu_seconds(p) for p in [*pids, *([emulator] if emulator else [])])
+
+    return read
+
+
 def child(args: argparse.Namespace) -> None:
     if args.step == "reference":
         result = reference_step(args.layout)
@@ -537,6 +624,7 @@ def main() -> None:
             rounds[-1][step] = run_step(step, args)
     best = [functools.reduce(keep_best, (r[step] for r in rounds)) for step in steps]
     rows = show(best, lines)
+    cpu = show_cpu(best)
     paired = paired_ratios(rounds)
     if args.repeat > 1:
         show_paired(paired)
@@ -554,7 +642,10 @@ def main() -> None:
         "repeat": args.repeat,
     }
     path.write_text(
-        json.dumps({**report, "lines": lines, "results": rows, "ratios_per_round": paired}, indent=2) + "\n"
+        json.dumps(
+            {**report, "lines": lines, "results": rows, "cpu": cpu, "ratios_per_round": paired}, indent=2
+        )
+        + "\n"
     )
     print(f"\nwrote {path}")
 
