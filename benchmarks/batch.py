@@ -10,14 +10,16 @@
     python benchmarks/batch.py --acquisitions 2000000 --performance 10000000 --no-spark
 
 Prints origination and performance rows/s for each, the ratio of each to (a), of (c) to (d), and
-each one's peak memory; the same ratios per CPU second (the CPU the rows cost the step's process, Spark's
-JVM and the local emulator: a figure that a busy machine moves less than wall time); then, for each engine, where its time went: seconds per HQL statement (and the
-uploads still landing after a file's last one), also drawn in a picture beside the JSON report. Each runs in
-its own process, so its peak RSS is its own (Spark: the JVM's as well).
+each one's peak memory; the same ratios per CPU second (the CPU the rows cost the step's process,
+Spark's JVM and the local emulator: a figure a busy machine moves less than wall time); then, for each
+engine, where its time went: seconds per HQL statement (and the uploads still landing after a file's
+last one), also drawn in a picture beside the JSON report. Each runs in its own process, so its peak RSS
+is its own (Spark: the JVM's as well).
 The machine may be shared: only ratios measured in one run compare, and --repeat N runs the steps
-interleaved N times, keeps each one's fastest, and also prints each round's ratio of engine to reference
-(median, lowest, highest): the spread is the noise to quote with a ratio. Uses the active profile
-(`bdml up` first) with its own buckets. Writes a JSON report under <stack home>/reports/bench/.
+interleaved N times, prints each round's figures, keeps each one's fastest, and also prints each round's
+ratio of engine to reference (median, lowest, highest): the spread is the noise to quote with a ratio.
+Uses the active profile (`bdml up` first) with its own buckets. Writes a JSON report under
+<stack home>/reports/bench/.
 """
 
 from __future__ import annotations
@@ -213,6 +215,13 @@ def show(results: list[StepResult], lines: dict[str, int]) -> list[dict[str, Any
         " peak MB: the step's process (Spark: + its JVM)"
     )
     return rows
+
+
+def round_summary(result: StepResult) -> str:
+    """One round of one step in a line: each kind's rows/s and the CPU seconds, so the spread of the
+    absolute figures over rounds is on record too, not only the best round's."""
+    rates = [f"{k.value} {result.kinds[k.value].rows_per_second:,.0f} rows/s" for k in KINDS]
+    return f"   {', '.join(rates)}; {result.cpu_seconds:.2f} CPU s"
 
 
 def show_cpu(results: list[StepResult]) -> list[dict[str, Any]]:
@@ -622,6 +631,7 @@ def main() -> None:
         for step in steps:  # interleaved: a burst of load on a shared machine hits every step alike
             print(f"\n== {step} (round {round_} of {args.repeat})", flush=True)
             rounds[-1][step] = run_step(step, args)
+            print(round_summary(rounds[-1][step]), flush=True)
     best = [functools.reduce(keep_best, (r[step] for r in rounds)) for step in steps]
     rows = show(best, lines)
     cpu = show_cpu(best)

@@ -48,6 +48,12 @@ def test_rounds_pair_rows_per_cpu_second_and_the_best_keeps_the_least_cpu(
     assert "duckdb              3.00             400   0.33x" in capsys.readouterr().out
 
 
+def test_each_round_is_summed_up_in_a_line() -> None:
+    bench = load_benchmark("batch")
+    line = bench.round_summary(_step(bench, "duckdb", 2.5))
+    assert line == "   origination 200 rows/s, performance 1,000 rows/s; 2.50 CPU s"
+
+
 def test_a_step_without_a_cpu_reading_is_left_out_of_the_cpu_pairing() -> None:
     bench = load_benchmark("batch")
     rounds = [{"reference": _step(bench, "reference", 0.0), "duckdb": _step(bench, "duckdb", 2.0)}]
