@@ -372,11 +372,10 @@ def reference_step(layout: str) -> StepResult:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for kind in KINDS:
-                spent = cpu()
                 files = store.data_objects(tables.raw_root(settings).join(kind.value))
                 sources = "[" + ", ".join(f"'{f}'" for f in files) + "]"
                 target = Path(tmp) / f"{kind.value}.parquet"
-                start = time.perf_counter()
+                start, spent = time.perf_counter(), cpu()
                 con.execute(
                     f"COPY (SELECT * FROM read_csv({sources}, delim='|', header=false, quote='', escape='',"
                     " ignore_errors=true, hive_partitioning=false))"
@@ -583,7 +582,7 @@ def cpu_meter(settings: Settings) -> Callable[[], float]:
     from services.stack.process import listener_pid
 
     endpoint = urlparse(settings.aws.endpoint_url or "")
-    local = endpoint.hostname in ("127.0.0.1", "localhost") and endpoint.port
+    local = endpoint.hostname in ("127.0.0.1", "localhost")
     emulator = listener_pid(endpoint.port) if local and endpoint.port else None
 
     def read() -> float:
