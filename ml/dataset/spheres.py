@@ -19,6 +19,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -185,13 +186,18 @@ def pose(index: int, count: int, seed: str) -> Pose:
     return Pose(yaw=yaw, pitch=rng.uniform(-10, 30), joints=joints)
 
 
+@lru_cache(maxsize=8)
+def _load(shape_file: Path) -> Shape:
+    """A character's shape, parsed once for all its views (rendering never changes it)."""
+    return parse_shape(shape_file.read_text(encoding="latin-1"))
+
+
 def render_png(shape_file: Path, index: int, count: int) -> bytes:
     """One view of the character in ``shape_file`` as PNG bytes (RGBA, transparent ground); the
     character's folder name seeds its poses. A file this parser cannot follow is a rejected image (its
     reason counted in the dataset's reconciliation), not a failed run."""
     try:
-        shape = parse_shape(shape_file.read_text(encoding="latin-1"))
-        image = render(shape, pose(index, count, shape_file.parent.name))
+        image = render(_load(shape_file), pose(index, count, shape_file.parent.name))
     except (KeyError, ValueError, IndexError, np.linalg.LinAlgError) as exc:
         raise Rejected("unreadable character shape") from exc
     out = io.BytesIO()
