@@ -524,9 +524,14 @@ def jvm_peak_rss_mb(engine: object) -> float | None:
     if callable(report):
         value = report()
         return float(value) if value is not None else None
-    peaks = [_vm_hwm_mb(pid) for pid in _descendants(os.getpid()) if _is_java(pid)]
+    peaks = [_vm_hwm_mb(pid) for pid in _java_children()]
     found = [p for p in peaks if p is not None]
     return max(found) if found else None
+
+
+def _java_children() -> list[int]:
+    """This process's Java descendants: Spark's JVM, started by its Python gateway."""
+    return [pid for pid in _descendants(os.getpid()) if _is_java(pid)]
 
 
 def _descendants(root: int) -> list[int]:
@@ -586,8 +591,8 @@ def cpu_meter(settings: Settings) -> Callable[[], float]:
     emulator = listener_pid(endpoint.port) if local and endpoint.port else None
 
     def read() -> float:
-        pids = [os.getpid(), *(p for p in _descendants(os.getpid()) if _is_java(p))]
-        return sum(process_cpu_seconds(p) for p in [*pids, *([emulator] if emulator else [])])
+        pids = [os.getpid(), *_java_children(), *([emulator] if emulator else [])]
+        return sum(process_cpu_seconds(p) for p in pids)
 
     return read
 
