@@ -43,15 +43,26 @@ def per_source(path: Path, metrics: dict[str, Any]) -> list[SourceScore]:
     return [SourceScore(**s) for s in selection["per_source"]]
 
 
+def validation_split(metrics: dict[str, Any]) -> tuple[float, int, int, int] | None:
+    """The validation split's balanced accuracy, the penguins it found, its penguins and its images (None
+    when the run has no validation figures)."""
+    validation = metrics.get("validation") or {}
+    if "balanced_accuracy" not in validation:
+        return None
+    classes = list(metrics.get("classes") or ["notpenguin", "penguin"])
+    matrix = validation["confusion_matrix"]
+    penguins = matrix[classes.index("penguin")]  # true penguins: [missed, found]
+    return float(validation["balanced_accuracy"]), penguins[-1], sum(penguins), sum(map(sum, matrix))
+
+
 def validation_line(metrics: dict[str, Any]) -> str:
     """The validation split's balanced accuracy, and how many of its penguins were found: with a few
     dozen penguins there, one image moves it by a few hundredths."""
-    validation = metrics.get("validation") or {}
-    if "balanced_accuracy" not in validation:
+    split = validation_split(metrics)
+    if split is None:
         return "–"
-    classes = list(metrics.get("classes") or ["notpenguin", "penguin"])
-    row = validation["confusion_matrix"][classes.index("penguin")]  # true penguins: [missed, found]
-    return f"{validation['balanced_accuracy']:.4f} (penguins found: {row[-1]} of {sum(row)})"
+    balanced, found, penguins, _ = split
+    return f"{balanced:.4f} (penguins found: {found} of {penguins})"
 
 
 def _cell(value: float | None) -> str:
@@ -67,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     path_a, path_b = metrics_path(args.a), metrics_path(args.b)
     metrics_a, metrics_b = json.loads(path_a.read_text()), json.loads(path_b.read_text())
     a, b = per_source(path_a, metrics_a), per_source(path_b, metrics_b)
-    by_b = {s.source: s for s in b}
+    by_a, by_b = {s.source: s for s in a}, {s.source: s for s in b}
     common = [s for s in a if s.source in by_b]
     print(f"A {path_a}\nB {path_b}\n")
     print(f"{'source':18} {'A penguin':>10} {'B penguin':>10} {'A other':>8} {'B other':>8}")
@@ -77,9 +88,15 @@ def main(argv: list[str] | None = None) -> None:
             f"{s.source:18} {_cell(s.penguin_recall):>10} {_cell(t.penguin_recall):>10}"
             f" {_cell(s.other_recall):>8} {_cell(t.other_recall):>8}"
         )
-    only = sorted({s.source for s in a} ^ {s.source for s in b})
+    only = [(s, "A") for s in a if s.source not in by_b] + [(s, "B") for s in b if s.source not in by_a]
     if only:
-        print(f"left out (in one run only): {', '.join(only)}")
+        # A source one run trained on: its figures are that run's score with the source left out, i.e.
+        # how well the other sources taught its kind of picture. They are not in the comparison below.
+        print("\nscored in one run only (left out of that run's training):")
+        for s, run in only:
+            print(
+                f"{s.source:18} run {run}: penguin {_cell(s.penguin_recall)}, other {_cell(s.other_recall)}"
+            )
     diff, low, high = paired_bootstrap(a, b, args.resamples)
     print(
         f"\nleave-one-source-out over {len(common)} common sources: A {combined(common):.4f},"
@@ -87,6 +104,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"A − B = {diff:+.4f}; 95% interval {low:+.4f} … {high:+.4f} ({args.resamples:,} paired resamples)")
     print(f"validation balanced accuracy: A {validation_line(metrics_a)}, B {validation_line(metrics_b)}")
+    split_a, split_b = validation_split(metrics_a), validation_split(metrics_b)
+    if split_a and split_b and split_a[2:] != split_b[2:]:
+        print(
+            "  (the two validation splits differ in size, so they hold different images: not a paired figure)"
+        )
 
 
 if __name__ == "__main__":
