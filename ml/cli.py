@@ -46,6 +46,14 @@ Arch = Annotated[
 Copies = Annotated[int, typer.Option(min=1, help="Augmented training images per class after balancing.")]
 Epochs = Annotated[int, typer.Option(min=1, max=1000, help="Training epochs.")]
 ImageSize = Annotated[int | None, typer.Option(min=32, max=1024, help="Input side in pixels.")]
+PreparedSize = Annotated[
+    int,
+    typer.Option(
+        min=32,
+        max=1024,
+        help="Side of the prepared images: the size the model trains at (efficientnet_lite1: 240).",
+    ),
+]
 Fraction = Annotated[
     float, typer.Option(callback=_fraction, help="Share of the images (by group) held out for validation.")
 ]
@@ -121,11 +129,23 @@ def dataset(from_dir: FromDir = None) -> None:
 
 @app.command()
 @needs_stack("ministack")
-def prepare(copies: Copies = 800, validation_fraction: Fraction = 0.2, seed: Seed = 13) -> None:
+def prepare(
+    copies: Copies = 800,
+    validation_fraction: Fraction = 0.2,
+    seed: Seed = 13,
+    image_size: PreparedSize = NATIVE_IMAGE_SIZE["efficientnet_lite0"],
+) -> None:
     """Augment, balance, split by group, write .lst files and upload the channels to S3."""
-    prepared, upload = _pipeline().prepare(PrepareOptions(validation_fraction, copies, seed=seed))
+    options = PrepareOptions(validation_fraction, copies, seed=seed, image_size=image_size)
+    prepared, upload = _pipeline().prepare(options)
     _steps([*prepared.reports, upload], "prepare")
     console.print(f"channels: {upload.detail['s3']}")
+
+
+def prepare_options(copies: int, arch: str) -> PrepareOptions:
+    """Images are prepared at the side ``arch`` trains at: scaled up later, they would add no detail
+    (a 224-px image fed to Lite1's 240 px input)."""
+    return PrepareOptions(copies_per_class=copies, image_size=NATIVE_IMAGE_SIZE[arch])
 
 
 def _hyperparameters(arch: str, image_size: int | None, epochs: int) -> dict[str, Any]:
@@ -201,9 +221,7 @@ def run(
     pipeline = _pipeline()
     options = {"arch": arch, "copies": copies, "epochs": epochs, "source": str(from_dir or "packages")}
     with runs.recording(pipeline.settings, "ml", **options) as record:
-        result = pipeline.run(
-            _hyperparameters(arch, None, epochs), from_dir, PrepareOptions(copies_per_class=copies)
-        )
+        result = pipeline.run(_hyperparameters(arch, None, epochs), from_dir, prepare_options(copies, arch))
         record.title = f"ml run · profile {result.profile}"
         _steps(result.steps, record.title)
         _figures(result.training["metrics"])

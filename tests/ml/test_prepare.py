@@ -94,3 +94,11 @@ def test_each_source_weighs_about_the_same_within_a_class() -> None:
     assert total["sprites"] <= 500  # 10× the images of clipart, about the same weight
     assert 900 <= sum(total.values()) <= 980  # the class still reaches about copies_per_class
     assert all(copies[f"photos-{i}"] == 1 for i in range(900))
+
+
+def test_ml_run_prepares_images_at_the_side_its_architecture_trains_at() -> None:
+    from ml.cli import prepare_options
+
+    assert prepare_options(800, "efficientnet_lite1").image_size == 240  # not 224 scaled up to 240
+    assert prepare_options(800, "efficientnet_lite0").image_size == 224
+    assert prepare_options(50, "tiny").copies_per_class == 50
