@@ -47,6 +47,7 @@ from producers.freddie.layouts import Kind  # noqa: E402
 from services.hql.base import HqlEngine  # noqa: E402
 from services.hql.script import HqlStatement  # noqa: E402
 from services.settings import HqlSettings, S3Settings, Settings, get_settings  # noqa: E402
+from services.stack import process  # noqa: E402
 
 RAW_BUCKET = "bdml-bench-raw"
 PROCESSED_BUCKET = {"duckdb": "bdml-bench-processed", "spark": "bdml-bench-processed-spark"}
@@ -56,7 +57,6 @@ HQL_STEM = {Kind.ORIGINATION: "10_origination", Kind.PERFORMANCE: "20_performanc
 UPLOADS = "after the last statement (uploads still landing)"
 SHOWN = 4  # statements listed per engine and kind; the rest are summed as one line
 PER_CPU = "per CPU-s"  # both kinds' rows over the CPU seconds they cost, as a pair's third "kind"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass
@@ -524,14 +524,15 @@ def jvm_peak_rss_mb(engine: object) -> float | None:
     if callable(report):
         value = report()
         return float(value) if value is not None else None
-    peaks = [_vm_hwm_mb(pid) for pid in _java_children()]
+    peaks = [process.peak_rss_mb(pid) for pid in _java_children()]
     found = [p for p in peaks if p is not None]
     return max(found) if found else None
 
 
 def _java_children() -> list[int]:
     """This process's Java descendants: Spark's JVM, started by its Python gateway."""
-    return [pid for pid in _descendants(os.getpid()) if _is_java(pid)]
+    java = set(process.pids_named("java"))
+    return [pid for pid in _descendants(os.getpid()) if pid in java]
 
 
 def _descendants(root: int) -> list[int]:
@@ -552,47 +553,19 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _is_java(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "java"
-    except OSError:
-        return False
-
-
-def _vm_hwm_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process so far (0 when it is gone or /proc is not there)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
 def cpu_meter(settings: Settings) -> Callable[[], float]:
     """A reading of the CPU seconds spent so far by this process, its Java children (Spark's JVM, read
     anew each time: it starts with the session) and the emulator when it listens on this machine (a
     container's or real AWS's CPU is not seen: their figures leave it out)."""
     from urllib.parse import urlparse
 
-    from services.stack.process import listener_pid
-
     endpoint = urlparse(settings.aws.endpoint_url or "")
     local = endpoint.hostname in ("127.0.0.1", "localhost")
-    emulator = listener_pid(endpoint.port) if local and endpoint.port else None
+    emulator = process.listener_pid(endpoint.port) if local and endpoint.port else None
 
     def read() -> float:
         pids = [os.getpid(), *_java_children(), *([emulator] if emulator else [])]
-        return sum(process_cpu_seconds(p) for p in pids)
+        return sum(process.cpu_seconds(p) for p in pids)
 
     return read
 

@@ -41,6 +41,7 @@ from ml.training.job import latest_artifact  # noqa: E402
 from services import aws  # noqa: E402
 from services.objectstore import S3Uri  # noqa: E402
 from services.settings import get_settings  # noqa: E402
+from services.stack import process  # noqa: E402
 
 TARGETS = {
     "training_seconds": 300,
@@ -94,13 +95,7 @@ def server_latency(url: str, payloads: list[tuple[bytes, str]]) -> tuple[list[fl
 def _peak_rss_mib(pid: int) -> int:
     """The highest peak (VmHWM) among the server's processes (gunicorn's arbiter and its worker)."""
     pids = [pid, *(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
-    peaks = [
-        int(line.split()[1]) // 1024
-        for p in pids
-        for line in Path(f"/proc/{p}/status").read_text().splitlines()
-        if line.startswith("VmHWM")
-    ]
-    return max(peaks)
+    return int(max(process.peak_rss_mb(p) or 0.0 for p in pids))
 
 
 def _raw(url: str, request: bytes) -> str:

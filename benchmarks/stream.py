@@ -31,7 +31,7 @@ from services.settings import (  # noqa: E402
     StreamingSettings,
     get_settings,
 )
-from services.stack.process import listener_pid  # noqa: E402
+from services.stack.process import listener_pid, status_mb  # noqa: E402
 from streaming.job import RunReport, RunRequest, StreamRun  # noqa: E402
 from streaming.state import StateStore  # noqa: E402
 
@@ -54,15 +54,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def rss_mb(pid: int | None) -> float | None:
     """Resident memory of another process now (MiniStack is long-lived and shared: its lifetime peak,
     VmHWM, says more about everything else it served than about this run)."""
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
+    value = None if pid is None else status_mb(pid, "VmRSS")
+    return None if value is None else round(value, 1)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from services.hql.base import HqlEngine, HqlError
 from services.hql.script import HqlStatement
 from services.settings import Settings
+from services.stack.process import peak_rss_mb
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, Row, SparkSession
@@ -518,18 +519,6 @@ def _described(rows: list[Row]) -> tuple[list[tuple[str, str]], set[str], dict[s
         elif section == "# Detailed Table Information":
             details[name] = value
     return columns, partitions, details
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """A process's peak resident memory (``VmHWM`` in ``/proc/<pid>/status``) in MB, None if unknown."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024  # the kernel reports kB
-    return None
 
 
 def _describe(exc: BaseException, home: Path) -> str:

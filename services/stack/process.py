@@ -1,4 +1,5 @@
-"""Process helpers: pidfiles, liveness, who listens on a port, running a command as root."""
+"""Process helpers: pidfiles, liveness, who listens on a port, what a process has used (memory, CPU),
+running a command as root."""
 
 from __future__ import annotations
 
@@ -112,6 +113,36 @@ def pids_named(*names: str) -> list[int]:
             if comm in names and pid_alive(int(entry.name)):
                 found.append(int(entry.name))
     return found
+
+
+def status_mb(pid: int, field: str) -> float | None:
+    """A memory field of ``/proc/<pid>/status`` in MB (``VmHWM``: peak resident, ``VmRSS``: resident
+    now); None when the process is gone or /proc does not say."""
+    try:
+        status = (PROC / str(pid) / "status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024  # the kernel reports kB
+    return None
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (VmHWM) in MB, None if unknown."""
+    return status_mb(pid, "VmHWM")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone or /proc is not there)."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def as_root(argv: list[str]) -> list[str]:
