@@ -46,6 +46,7 @@ from hive import tables  # noqa: E402
 from producers.freddie.layouts import Kind  # noqa: E402
 from services.hql.base import HqlEngine  # noqa: E402
 from services.hql.script import HqlStatement  # noqa: E402
+from services.reconcile import count_lines  # noqa: E402
 from services.settings import HqlSettings, S3Settings, Settings, get_settings  # noqa: E402
 from services.stack import process  # noqa: E402
 
@@ -134,16 +135,6 @@ def prepare(args: argparse.Namespace) -> dict[str, int]:
     for engine in PROCESSED_BUCKET:
         job.store.ensure_bucket(PROCESSED_BUCKET[engine])
     return {kind.value: sum(count_lines(f.path) for f in files if f.kind is kind) for kind in KINDS}
-
-
-def count_lines(path: Path) -> int:
-    """Physical lines: newlines, plus a last line without one."""
-    count, last = 0, b"\n"
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            count += chunk.count(b"\n")
-            last = chunk[-1:]
-    return count + (last != b"\n")
 
 
 def run_step(step: str, args: argparse.Namespace) -> StepResult:

@@ -10,8 +10,9 @@ rule's own regex where the rule is one, and stricter where the rule is a trimmed
 - numbers: the rule's digits, or empty (a blank number is NULL); required dates: never empty;
 - text: at most the field's width untrimmed (so at most that trimmed); ``id_loan``: starts with a letter
   or digit (so it is not blank);
-- no field holds the delimiter or U+FFFD (the rules' "not valid UTF-8" marker), and the pattern ends
-  with ``\\z``, not ``$``: Java's ``$`` (Spark, Hive) also matches before a final line terminator.
+- no field holds the delimiter, U+FFFD (the rules' "not valid UTF-8" marker), NUL or a backslash (the
+  rule that keeps them from the warehouses' loaders), and the pattern ends with ``\\z``, not ``$``:
+  Java's ``$`` (Spark, Hive) also matches before a final line terminator.
 
 The HQL files hold the patterns as literals, so they run on any Hive unchanged; a unit test checks that
 they are the ones generated here from the layouts, and a property test that they are sound.
@@ -23,7 +24,9 @@ from producers.freddie.layouts import CANONICAL, LAYOUTS, Field, Kind, Layout
 
 DELIMITER = "|"
 NOT_UTF8 = "\ufffd"
-ANY_TEXT = f"[^|{NOT_UTF8}]"
+# Regex escapes, not the characters: the HQL files stay plain text.
+NOT_LOADABLE = "\\x00\\\\"
+ANY_TEXT = f"[^|{NOT_UTF8}{NOT_LOADABLE}]"
 YYYYMM = "[0-9]{4}(0[1-9]|1[0-2])"
 # The rules reject these when blank; every other field may be empty.
 REQUIRED = frozenset({"id_loan", "dt_first_pi", "period"})

@@ -50,7 +50,7 @@ class StepReport:
 
 
 def count_lines(path: Path) -> int:
-    """Physical lines of a local file: the "rows in" of every file-based step."""
+    """Lines of a local file (see :class:`LineCounter`): the "rows in" of every file-based step."""
     with path.open("rb") as fh:
         counter = LineCounter(fh)
         while counter.read(1 << 20):
@@ -59,24 +59,28 @@ def count_lines(path: Path) -> int:
 
 
 class LineCounter:
-    """A reader that counts the physical lines passing through it (a last line without a newline
-    counts too), so an upload counts its rows in the same pass that sends them."""
+    """A reader that counts the lines passing through it, so an upload counts its rows in the same pass
+    that sends them. Lines end as Hadoop (and so Hive) ends them: at \n, \r\n or a lone \r; a last
+    line without an end counts too."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.newlines = 0
+        self.ends = 0
         self.last = b"\n"
 
     def read(self, size: int = -1, /) -> bytes:
         chunk = self.stream.read(size)
         if chunk:
-            self.newlines += chunk.count(b"\n")
+            ends = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+            if self.last == b"\r" and chunk.startswith(b"\n"):
+                ends -= 1  # a \r\n split between two reads: its \r already ended the line
+            self.ends += ends
             self.last = chunk[-1:]
         return chunk
 
     @property
     def lines(self) -> int:
-        return self.newlines + (self.last != b"\n")
+        return self.ends + (self.last not in (b"\n", b"\r"))
 
 
 @contextmanager

@@ -7,9 +7,9 @@ A small translation layer maps the Hive statements onto DuckDB:
   (which lists the location) or an INSERT adds partitions.
 - Raw line tables (one ``line STRING`` column) are read once, when listed, and also expose Hive's
   virtual columns ``INPUT__FILE__NAME`` and ``BLOCK__OFFSET__INSIDE__FILE``; the latter is the 1-based
-  physical line number here (Hive: byte offset). Every physical line is a row, blank ones too, and, as
-  Hadoop's Text decoding does, each byte that is not UTF-8 becomes U+FFFD instead of failing the scan
-  (see ``_retry_not_utf8``).
+  line number here (Hive: byte offset). Every line is a row, blank ones too. A file DuckDB's strict
+  reader refuses (a byte that is not UTF-8, a lone carriage return, a ``\x01``) is read the way Hive
+  reads it instead of failing the scan (see ``_retry_refused_files``).
 - ``INSERT OVERWRITE TABLE t [PARTITION (p)] SELECT …`` ``COPY``s the query into local files in the
   table's format (``PARTITION_BY`` for dynamic partitions; ``SORT BY`` becomes ``ORDER BY``, which a
   single writer honours globally; ``DISTRIBUTE BY`` has no meaning in one process), then empties the
@@ -33,10 +33,12 @@ from typing import Any
 
 import boto3
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from services.hql.base import HqlEngine, HqlError
+from services.hql.hive_text import hive_lines
 from services.hql.script import HqlStatement
 from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
@@ -46,9 +48,9 @@ log = logging.getLogger(__name__)
 # Hive TEXTFILE conventions: NULL is written as \N, no quoting.
 HIVE_NULL = "\\N"
 RAW_LINE_COLUMNS = ("INPUT__FILE__NAME", "BLOCK__OFFSET__INSIDE__FILE")
-# DuckDB's message when a scan meets bytes that are not UTF-8; it ends with the reader's options.
-NOT_UTF8_ERROR = "Invalid unicode"
-MAX_ENCODING_RETRIES = 100
+# A statement is retried at most this often, each time after reading one more refused file exactly.
+MAX_REFUSED_FILES = 100
+ARROW_BATCH_BYTES = 8 << 20  # the exact reader's chunk: ~100k lines of a Freddie Mac file
 PARTITIONED_ROW_GROUP_BYTES = "4MB"  # in memory, before encoding: row groups of up to ~18k performance rows
 
 
@@ -120,7 +122,7 @@ class DuckDBEngine(HqlEngine):
         self._backing: dict[str, str] = {}  # table → the temp table its in-session view reads
         self._local: dict[str, Path] = {}  # Parquet table → the staged files its view reads
         self._raw_files: dict[str, list[S3Uri]] = {}  # raw line table → its files
-        self._not_utf8: dict[str, str] = {}  # raw file → the temp table of its non-UTF-8 lines
+        self._read_exactly: dict[str, str] = {}  # raw file the fast reader refused → its lines' table
 
     # --- connection ------------------------------------------------------------------------------
     def _secret_sql(self) -> str:
@@ -164,7 +166,7 @@ class DuckDBEngine(HqlEngine):
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         text = self._transpile(sqlglot.parse_one(sql, read="hive"))
         rows: list[tuple[Any, ...]] = []
-        self._retry_not_utf8(lambda: rows.extend(self.con.execute(text).fetchall()))
+        self._retry_refused_files(lambda: rows.extend(self.con.execute(text).fetchall()))
         return rows
 
     def close(self) -> None:
@@ -180,7 +182,7 @@ class DuckDBEngine(HqlEngine):
         log.info("duckdb: %s", statement.origin)
         self._statement = statement
         try:
-            self._retry_not_utf8(lambda: self._execute(statement))
+            self._retry_refused_files(lambda: self._execute(statement))
         except HqlError:
             raise
         except (duckdb.Error, sqlglot.errors.SqlglotError, ValueError) as err:
@@ -275,7 +277,7 @@ class DuckDBEngine(HqlEngine):
         row's ``rowid`` is its place in the table, so a line's number is ``rowid`` less the rows of
         the files before its own, plus one. (``row_number() OVER ()`` would hold the read to one
         thread: 0.60 → 0.36 s for 1M lines, measured.) Stored, the lines are read back in parallel
-        and counts are free. A file read around lines that are not UTF-8 brings its own numbers."""
+        and counts are free. A file read exactly brings its own numbers."""
         stored = f"__raw_{table.name}"
         parts = "".join(f", {c} {t}" for c, t in table.partitions)
         self.con.execute(
@@ -295,60 +297,53 @@ class DuckDBEngine(HqlEngine):
     def _raw_lines_select(self, table: ExternalTable, uri: S3Uri, first_row: int) -> str:
         partition_values = _partition_values(table, uri)
         parts = "".join(f", CAST({_sql_string(v)} AS {t}) AS {c}" for c, t, v in partition_values)
-        bad = self._not_utf8.get(str(uri))
-        if bad is None:  # every line is a row, in order: its number comes from its rowid
+        exact = self._read_exactly.get(str(uri))
+        if exact is None:  # every line is a row, in order: its number comes from its rowid
             lines = f"SELECT line, CAST(NULL AS BIGINT) AS n FROM {_raw_reader(uri)}"
         else:
-            lines = _lines_around_not_utf8(uri, bad)
+            lines = f"SELECT line, n FROM {exact}"
         name = _sql_string(str(uri))
         return f"SELECT coalesce(line, '') AS line{parts}, {name}, {first_row}, n FROM ({lines})"
 
-    # --- lines that are not UTF-8 ----------------------------------------------------------------
-    def _retry_not_utf8(self, action: Callable[[], None]) -> None:
-        """Run ``action``; when a raw file turns out not to be UTF-8, read it the slow way and rerun.
+    # --- files the fast reader refuses -----------------------------------------------------------
+    def _retry_refused_files(self, action: Callable[[], None]) -> None:
+        """Run ``action``; when DuckDB's reader refuses a raw file, read that file exactly and rerun.
 
-        The fast read is strict UTF-8, which fails on the first bad byte (and a lenient read that skips
-        bad lines would shift every later line number). Files are almost always clean, so the bad
-        case pays instead: its rejected lines are found, decoded as Hadoop's Text does (each invalid
-        byte → U+FFFD) and merged back at their line numbers. A failed statement wrote nothing."""
-        for _ in range(MAX_ENCODING_RETRIES):
+        The fast read is strict: it fails on the first byte that is not UTF-8, a lone carriage return
+        or a ``\x01``, and a lenient read that skips such lines would shift every later line number.
+        Files are almost always clean, so the odd one pays instead: it is read the way Hive reads it
+        (see :mod:`services.hql.hive_text`), about 5x slower. A failed statement wrote nothing."""
+        for _ in range(MAX_REFUSED_FILES):
             try:
                 action()
                 return
             except duckdb.InvalidInputException as err:
-                uri = self._not_utf8_file(str(err))
+                uri = self._refused_raw_file(str(err))
                 if uri is None:
                     raise
-            self._read_leniently(uri)
+            self._read_exact(uri)
         action()
 
-    def _not_utf8_file(self, message: str) -> S3Uri | None:
-        if NOT_UTF8_ERROR not in message:
-            return None
+    def _refused_raw_file(self, message: str) -> S3Uri | None:
+        """The raw file a reader error names (its message ends with the reader's options)."""
         for files in self._raw_files.values():
             for uri in files:
-                if f"file = {uri}\n" in message and str(uri) not in self._not_utf8:
+                if f"file = {uri}\n" in message and str(uri) not in self._read_exactly:
                     return uri
         return None
 
-    def _read_leniently(self, uri: S3Uri) -> None:
-        """Find the file's lines that are not UTF-8 (DuckDB's rejects give their line numbers) and
-        decode them from the object's bytes; the rerun statement reads the file around them."""
-        table = f"__not_utf8_{len(self._not_utf8)}"
-        rejects = "store_rejects=true, rejects_scan='__bdml_reject_scans', rejects_table='__bdml_rejects'"
-        # fetchall(): a SELECT's result streams, and the rejects exist only once the scan has run.
-        self.con.execute(
-            f"SELECT count(*) FROM {_raw_reader(uri, 'ignore_errors=true, ' + rejects)}"
-        ).fetchall()
-        found = self.con.execute("SELECT DISTINCT line FROM __bdml_rejects").fetchall()
-        numbers = sorted(int(n) for (n,) in found)
-        texts = _decoded_lines(self.store, uri, set(numbers))
-        rows = [(n, texts.get(n, ""), n - i) for i, n in enumerate(numbers, start=1)]
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (n BIGINT, line VARCHAR, good_before BIGINT)")
-        if rows:
-            self.con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?)", rows)
-        log.warning("duckdb: %s: %d lines are not UTF-8; read leniently", uri, len(rows))
-        self._not_utf8[str(uri)] = table
+    def _read_exact(self, uri: S3Uri) -> None:
+        table = f"__exact_lines_{len(self._read_exactly)}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (n BIGINT, line VARCHAR)")
+        body = self.store.open(uri)
+        count = 0
+        for batch in hive_lines(iter(lambda: body.read(ARROW_BATCH_BYTES), b"")):
+            numbers = pa.array(range(count + 1, count + 1 + len(batch)), pa.int64())
+            lines = pa.table({"n": numbers, "line": pa.array(batch, pa.string())})  # noqa: F841 - read by name
+            self.con.execute(f"INSERT INTO {table} SELECT n, line FROM lines")
+            count += len(batch)
+        log.warning("duckdb: %s: DuckDB's reader refused it; read its %d lines as Hive does", uri, count)
+        self._read_exactly[str(uri)] = table
 
     @staticmethod
     def _text_select(table: ExternalTable, files: list[S3Uri]) -> str:
@@ -558,45 +553,6 @@ def _raw_reader(uri: S3Uri, options: str = "") -> str:
         f"read_csv({_sql_string(str(uri))}, columns={{'line': 'VARCHAR'}}, delim='\x01', header=false,"
         f" quote='', escape='', auto_detect=false, hive_partitioning=false{', ' if options else ''}{options})"
     )
-
-
-def _lines_around_not_utf8(uri: S3Uri, bad: str) -> str:
-    """The lenient read's rows get their line numbers back: the k-th row read follows every skipped
-    line that had fewer than k good lines before it. The skipped lines come from ``bad``."""
-    good = f"SELECT line, row_number() OVER () AS k FROM {_raw_reader(uri, 'ignore_errors=true')}"
-    skipped = f"SELECT good_before, count(*) OVER (ORDER BY good_before) AS before FROM {bad}"
-    return (
-        f"SELECT line, k + coalesce(before, 0) AS n FROM ({good}) AS good"
-        f" ASOF LEFT JOIN ({skipped}) AS skipped ON good.k > skipped.good_before"
-        f" UNION ALL SELECT line, n FROM {bad}"
-    )
-
-
-def _decoded_lines(store: ObjectStore, uri: S3Uri, numbers: set[int]) -> dict[int, str]:
-    """Lines ``numbers`` of an object (1-based, split on \n like the pipeline counts them), decoded as
-    UTF-8 with each invalid byte as U+FFFD; a CRLF end and the first line's byte order mark dropped."""
-    if not numbers:
-        return {}
-    body = store.open(uri)
-    out: dict[int, str] = {}
-    number, rest = 1, b""
-    for chunk in iter(lambda: body.read(1 << 20), b""):
-        pieces = (rest + chunk).split(b"\n")
-        rest = pieces.pop()
-        for piece in pieces:
-            if number in numbers:
-                out[number] = _decode_line(piece, number)
-            number += 1
-    if number in numbers:
-        out[number] = _decode_line(rest, number)
-    return out
-
-
-def _decode_line(raw: bytes, number: int) -> str:
-    raw = raw.removesuffix(b"\r")
-    if number == 1:
-        raw = raw.removeprefix(b"\xef\xbb\xbf")
-    return raw.decode("utf-8", errors="replace")
 
 
 def _columns(defs: list[exp.Expression]) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """`bdml batch run --from TREE` on downloads shaped as Freddie Mac ships them: both naming eras, folders at
-any depth, zips read in place, CRLF line ends, a UTF-8 BOM, an empty file, a garbage line and a line that
-is not UTF-8 — loaded exactly, per file, and again the same on a rerun."""
+any depth, zips read in place, CRLF line ends, a UTF-8 BOM, an empty file, a garbage line, a line that is
+not UTF-8, a lone CR, and performance lines holding a NUL byte or a backslash (PostgreSQL refused the whole
+load for one NUL) — loaded exactly, per file, and again the same on a rerun."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ pytestmark = pytest.mark.e2e
 ID_FIELD = {Kind.ORIGINATION: 19, Kind.PERFORMANCE: 0}  # id_loan's position in article and guide2024
 GARBAGE = b"this line is not a loan\r\n"
 NOT_UTF8 = b"|".join([b"1"] * 23 + [b"BANCO DE ESPA\xd1A", b"x", b"N", b"N"]) + b"\r\n"  # cp1252 byte
+LONE_CR = b"half a line\rthe other half\r\n"  # two lines, as Hadoop reads text
+
+
+def _with_delq_sts(line: bytes, value: bytes) -> bytes:
+    """A performance line with another delinquency status (a text field, loaded into Redshift)."""
+    fields = line.split(b"|")
+    fields[3] = value
+    return b"|".join(fields)
 
 
 def _quarter(tmp: Path, layout: str, seed: int, letter: bytes) -> dict[Kind, tuple[bytes, int]]:
@@ -55,9 +64,12 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     era1 = root / "freddie" / "2010" / "historical_data1_Q12010"
     era1.mkdir(parents=True)
     (era1 / "historical_data1_Q12010.txt").write_bytes(
-        b"\xef\xbb\xbf" + q1[Kind.ORIGINATION][0] + GARBAGE + NOT_UTF8
+        b"\xef\xbb\xbf" + q1[Kind.ORIGINATION][0] + GARBAGE + NOT_UTF8 + LONE_CR
     )
-    (era1.parent / "historical_data1_time_Q12010.txt").write_bytes(q1[Kind.PERFORMANCE][0])
+    performance = q1[Kind.PERFORMANCE][0]
+    first = performance[: performance.index(b"\r\n") + 2]
+    odd = _with_delq_sts(first, b"0\x00") + _with_delq_sts(first, b"0\\")
+    (era1.parent / "historical_data1_time_Q12010.txt").write_bytes(performance + odd)
     # The next quarter of the same era, still zipped.
     with zipfile.ZipFile(
         root / "freddie" / "2010" / "historical_data1_Q22010.zip", "w", zipfile.ZIP_DEFLATED
@@ -72,8 +84,8 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
         z.writestr("sample_orig_2017.txt", b"")
     (root / "README.txt").write_text("downloaded from the Freddie Mac site\n")
     expected = {
-        "historical_data1_Q12010.txt": q1[Kind.ORIGINATION][1] + 2,
-        "historical_data1_time_Q12010.txt": q1[Kind.PERFORMANCE][1],
+        "historical_data1_Q12010.txt": q1[Kind.ORIGINATION][1] + 4,
+        "historical_data1_time_Q12010.txt": q1[Kind.PERFORMANCE][1] + 2,
         "historical_data1_Q22010.txt": q2[Kind.ORIGINATION][1],
         "historical_data1_time_Q22010.txt": q2[Kind.PERFORMANCE][1],
         "historical_data_2024Q1.txt": q24[Kind.ORIGINATION][1],
@@ -107,6 +119,7 @@ def test_real_shaped_downloads_load_exactly_and_rerun_the_same(
     reasons = steps["hql origination"]["detail"]["reject_reasons"]
     assert reasons.get("line is not valid UTF-8") == 1
     assert reasons.get("expected 27 fields") is not None
+    assert steps["hql performance"]["detail"]["reject_reasons"]["line holds a NUL byte or a backslash"] == 2
     loaded = steps["hql origination"]["rows_out"]
     with mysql_connect(stack.mysql.dsn) as con, con.cursor() as cur:
         cur.execute("SELECT COUNT(*), COUNT(DISTINCT LEFT(id_loan, 1)) FROM origination")

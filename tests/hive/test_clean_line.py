@@ -63,7 +63,10 @@ def _reasons(con: duckdb.DuckDBPyConnection, kind: Kind, rows: list[tuple[str, s
 
 # Random values: mostly valid ones of any length the rules allow, sometimes one near a limit.
 TEXT = "AZaz09 é-,.&'"
-EDGES = ["", " ", "  N ", "\ufffd", "a|b", "\t", "NaN", "1e3", "-", "+1", "12 ", " 1", "é" * 13, "x" * 61]
+EDGES = [
+    *("", " ", "  N ", "\ufffd", "a|b", "\t", "\x00", "a\\"),
+    *("NaN", "1e3", "-", "+1", "12 ", " 1", "é" * 13, "x" * 61),
+]
 
 
 def _valid(field: Field | None, rng: random.Random) -> str:

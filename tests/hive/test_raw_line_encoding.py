@@ -1,9 +1,12 @@
-"""Raw lines as the DuckDB engine reads them: every physical line is a row with its exact line number
-(blank lines too, after a UTF-8 byte order mark, with CRLF line ends), and a line that is not valid
-UTF-8 becomes a reject with that reason instead of failing the HQL step."""
+"""Raw lines as the DuckDB engine reads them: every line is a row with its exact line number (blank lines
+too, after a UTF-8 byte order mark, with CRLF line ends, and a lone CR ending a line as in Hive), and the
+lines DuckDB's own reader refuses (not valid UTF-8, Hive's field delimiter \x01, a lone CR) become
+rejects with their reason instead of failing the HQL step; so do NUL bytes and backslashes, which the
+warehouses' loaders cannot take. The upload's line count agrees: rows in = kept + rejected."""
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 
@@ -14,11 +17,13 @@ from producers.freddie.layouts import Kind
 from services.hql.duckdb_engine import DuckDBEngine
 from services.hql.script import load_script
 from services.objectstore import ObjectStore, S3Uri
+from services.reconcile import LineCounter
 from services.settings import S3Settings, Settings
 
 pytestmark = pytest.mark.integration
 
 NOT_UTF8 = "line is not valid UTF-8"
+NOT_LOADABLE = "line holds a NUL byte or a backslash"
 TOO_FEW = "expected 27 fields, found 1"
 
 
@@ -31,7 +36,7 @@ def _origination(loan: str, seller: str) -> bytes:
     return fields.encode("utf-8")
 
 
-# (line bytes, what the line must become: None = kept, else the reject reason)
+# (line bytes, what the line must become: None = kept, else the reject reason); CRLF ends between them
 LINES: list[tuple[bytes, str | None]] = [
     (b"\xef\xbb\xbf" + _origination("F24Q40000001", "ROCKET MORTGAGE, LLC"), None),  # BOM: stripped
     (_origination("F24Q40000002", "CRÉDIT AGRICOLE, S.A."), None),  # valid UTF-8, non-ASCII
@@ -39,8 +44,15 @@ LINES: list[tuple[bytes, str | None]] = [
     (_origination("F24Q40000004", "CRÉDIT").replace("É".encode(), b"\xc9"), NOT_UTF8),  # Windows-1252
     (b"garbage", TOO_FEW),
     (b"bad\xe9|line", NOT_UTF8),  # not UTF-8 comes first, before its field count
-    (_origination("F24Q40000007", "TRUIST BANK"), None),  # the last line, without a newline
+    # Hive reads a line up to its first \x01 (the raw table's field delimiter): 23 fields and 'BANK'
+    (_origination("F24Q40000007", "BANK\x01ONE|x"), "expected 27 fields, found 24"),
+    (b"ends at a lone CR", TOO_FEW),  # ...a CR alone ends a line, as Hadoop reads text: see BODY
+    (b"next|line", "expected 27 fields, found 2"),
+    (_origination("F24Q40000010", "NUL\x00BANK"), NOT_LOADABLE),
+    (_origination("F24Q40000011", "BACK\\SLASH BANK"), NOT_LOADABLE),
+    (_origination("F24Q40000012", "TRUIST BANK"), None),  # the last line, without a newline
 ]
+BODY = b"\r\n".join(line for line, _ in LINES).replace(b"CR\r\nnext", b"CR\rnext")
 
 
 @pytest.fixture
@@ -64,10 +76,11 @@ def test_every_physical_line_is_kept_or_rejected_with_its_number(
     settings: Settings, store: ObjectStore
 ) -> None:
     assert b"\xc9" in LINES[3][0] and b"\xc3" not in LINES[3][0]  # a Windows-1252 É, not UTF-8
-    body = b"\r\n".join(line for line, _ in LINES)  # CRLF ends, none after the last line
     key = tables.raw_key(Kind.ORIGINATION, "article", "sample_orig_2024.txt")
-    store.s3.put_object(Bucket=settings.s3.raw_bucket, Key=key, Body=body)
-    physical = body.count(b"\n") + (not body.endswith(b"\n"))
+    store.s3.put_object(Bucket=settings.s3.raw_bucket, Key=key, Body=BODY)
+    counter = LineCounter(io.BytesIO(BODY))  # what the upload counts as the file's rows in
+    counter.read()
+    physical = counter.lines
     assert physical == len(LINES)
 
     with DuckDBEngine(settings) as engine:
@@ -92,7 +105,7 @@ def test_every_physical_line_is_kept_or_rejected_with_its_number(
     assert sorted(kept) == [
         ("F24Q40000001", "ROCKET MORTGAGE, LLC"),
         ("F24Q40000002", "CRÉDIT AGRICOLE, S.A."),
-        ("F24Q40000007", "TRUIST BANK"),
+        ("F24Q40000012", "TRUIST BANK"),
     ]
     # What landed in S3 says the same: the processed text (UTF-8) and the rejects.
     processed = S3Uri(settings.s3.processed_bucket, "freddie/origination")

@@ -1,6 +1,8 @@
-"""The Spark engine's raw line view: exact physical line numbers per file, lines decoded as Hive's Text
-does (an invalid UTF-8 byte becomes U+FFFD), no byte-order mark, no '\\r' from CRLF ends; plus the
-multi-insert that reads its source once and the JVM's peak memory. One Spark session for the module."""
+"""The Spark engine's raw line view: exact line numbers per file, lines decoded as Hive's Text does (an
+invalid UTF-8 byte becomes U+FFFD), no byte-order mark, no '\\r' from CRLF ends, a lone '\\r' ending a
+line and a line's text ending at its first '\\x01' as in Hive - the lines the DuckDB engine's exact
+reader gives; plus the multi-insert that reads its source once and the JVM's peak memory. One Spark
+session for the module."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.hql.hive_text import hive_lines
 from services.hql.script import HqlStatement
 from services.hql.spark_engine import SparkEngine, java_executable
 from services.objectstore import ObjectStore, S3Uri
@@ -17,10 +20,12 @@ from services.settings import S3Settings, Settings, StackSettings
 pytestmark = pytest.mark.integration
 
 # (file name, bytes): a BOM, CRLF ends, a blank line, valid non-ASCII UTF-8, a cp1252 byte (0xE9, 'é'),
-# a stray continuation byte (0x92, cp1252's right quote) and a last line without an end.
+# a stray continuation byte (0x92, cp1252's right quote) and a last line without an end; Hive's field
+# delimiter inside a line, a lone carriage return, a NUL byte.
 FILES = {
     "a.txt": b"\xef\xbb\xbfF1|a\r\n\r\ncaf\xc3\xa9|\xc3\xbc\r\ncaf\xe9|x\r\nit\x92s\r\nlast",
     "b.txt": b"one\ntwo\n",
+    "c.txt": b"x\x01y|z\rlone|cr\nnul\x00byte\n",
 }
 EXPECTED = [
     ("a.txt", 1, "F1|a"),
@@ -31,6 +36,9 @@ EXPECTED = [
     ("a.txt", 6, "last"),
     ("b.txt", 1, "one"),
     ("b.txt", 2, "two"),
+    ("c.txt", 1, "x"),
+    ("c.txt", 2, "lone|cr"),
+    ("c.txt", 3, "nul\x00byte"),
 ]
 
 
@@ -73,6 +81,16 @@ def test_raw_view_gives_line_numbers_and_decoded_lines(engine: SparkEngine) -> N
     assert all(str(f).startswith("s3") for f, _, _ in rows)  # the full URI, as Hive gives it
 
 
+@pytest.mark.unit
+def test_the_duckdb_engines_exact_reader_gives_the_same_lines() -> None:
+    exact = [
+        (name, n, line)
+        for name, data in FILES.items()
+        for n, line in enumerate((line for batch in hive_lines([data]) for line in batch), start=1)
+    ]
+    assert exact == EXPECTED
+
+
 def test_bad_bytes_are_findable_as_replacement_characters(engine: SparkEngine) -> None:
     rows = engine.query("SELECT BLOCK__OFFSET__INSIDE__FILE FROM raw_lines WHERE instr(line, '\ufffd') > 0")
     assert sorted(n for (n,) in rows) == [4, 5]
@@ -93,7 +111,10 @@ def test_multi_insert_reads_its_source_once_and_releases_it(engine: SparkEngine)
     )
     ok = sorted(engine.query("SELECT n, line FROM lines_ok"))
     bad = sorted(engine.query("SELECT n, line FROM lines_bad"))
-    assert ok == [(1, "F1|a"), (1, "one"), (2, "two"), (3, "café|ü"), (6, "last")]
+    assert ok == [
+        *[(1, "F1|a"), (1, "one"), (1, "x"), (2, "lone|cr"), (2, "two")],
+        *[(3, "café|ü"), (3, "nul\x00byte"), (6, "last")],
+    ]
     assert bad == [(2, ""), (4, "caf\ufffd|x"), (5, "it\ufffds")]
     assert not engine.spark.catalog.isCached("raw_lines")
 
