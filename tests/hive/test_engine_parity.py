@@ -1,8 +1,10 @@
 """DuckDB and Spark (Hive support) run the same HQL files over the same raw S3 data and must produce the
-same processed rows and the same rejects. Spark starts a JVM (~20–30 s): one run per engine."""
+same processed rows and the same rejects, also for the lines DuckDB's own reader refuses (read exactly
+instead) and those holding a NUL byte or a backslash. Spark starts a JVM (~20–30 s): one run per engine."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 
 from hive import tables
 from hive.job import BatchJob, BatchReport, BatchRequest
+from producers.freddie.layouts import Kind
 from services.hql.base import HqlEngine
 from services.hql.duckdb_engine import DuckDBEngine
 from services.hql.script import load_script
@@ -36,7 +39,15 @@ def raw_uploaded(stack: Settings) -> Settings:
     files, _ = job.sources(
         BatchRequest("guide2024", 400, 3000, dirty_share=0.03, seed=3), BatchReport("", "")
     )
-    job.upload(files)
+    performance = next(f for f in files if f.kind is Kind.PERFORMANCE)
+    first = performance.path.read_bytes().split(b"\n", 1)[0]
+    with performance.path.open("ab") as fh:
+        for odd in (b"\x01", b"\r", b"\x00", b"\\", b"\xe9"):  # each in a text field (delq_sts)
+            fields = first.split(b"|")
+            fields[3] = b"0" + odd
+            fh.write(b"|".join(fields) + b"\n")
+    grown = dataclasses.replace(performance, size_bytes=performance.path.stat().st_size)
+    job.upload([grown if f is performance else f for f in files])
     return stack
 
 
@@ -64,5 +75,8 @@ def test_duckdb_and_spark_produce_the_same_rows(raw_uploaded: Settings) -> None:
     with SparkEngine(spark_settings) as spark:
         got = _run(spark, spark_settings)
     assert len(expected["origination"]) > 300 and len(expected["performance_rejects"]) > 0
+    reasons = [reason for *_, reason in expected["performance_rejects"]]
+    assert reasons.count("line holds a NUL byte or a backslash") == 2  # the odd lines took part
+    assert reasons.count("line is not valid UTF-8") == 1
     for table, rows in expected.items():
         assert got[table] == rows, f"{table}: engines disagree"
