@@ -546,12 +546,13 @@ def _count(row: tuple[Any, ...] | None) -> int:
     return int(row[0]) if row else 0
 
 
-def _raw_reader(uri: S3Uri, options: str = "") -> str:
-    """A raw file as one VARCHAR a line. \x01 is Hive's field delimiter (a line never splits); the
-    default NULL string '' makes a blank line a NULL row (any other NULL string skips blank lines)."""
+def _raw_reader(uri: S3Uri) -> str:
+    """A raw file as one VARCHAR a line, read strictly: a line holding \\x01 (the delimiter) would have
+    two fields, which fails the read, as does a lone CR or a byte that is not UTF-8. The default NULL
+    string '' makes a blank line a NULL row (any other NULL string skips blank lines)."""
     return (
         f"read_csv({_sql_string(str(uri))}, columns={{'line': 'VARCHAR'}}, delim='\x01', header=false,"
-        f" quote='', escape='', auto_detect=false, hive_partitioning=false{', ' if options else ''}{options})"
+        " quote='', escape='', auto_detect=false, hive_partitioning=false)"
     )
 
 
