@@ -14,7 +14,10 @@ temporary view of the same name that adds ``INPUT__FILE__NAME`` and ``BLOCK__OFF
 The shadow also presents each line as Hive's Text decoding does (invalid UTF-8 bytes become U+FFFD) and
 drops a file's leading byte-order mark, so Spark and DuckDB give the same rows. A multi-insert
 (``FROM src INSERT ... INSERT ...``) reads its source once, as Hive does: Spark would otherwise run the
-whole source query once per INSERT (see :meth:`SparkEngine._multi_insert_source`).
+whole source query once per INSERT (see :meth:`SparkEngine._multi_insert_source`). A dynamic-partition
+INSERT OVERWRITE into a new Parquet table on S3 runs verbatim too, but against local disk, and its
+partitions are then uploaded (see :meth:`SparkEngine._staged_locally`): S3A's per-file requests cost
+more than the write itself on the emulator.
 
 The configuration builders (:func:`spark_conf`, :func:`s3a_jars`) are shared with the Spark Thrift Server
 launcher, so both Spark processes see S3 and the metastore the same way.
@@ -29,13 +32,17 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from services.hql.base import HqlEngine, HqlError
 from services.hql.script import HqlStatement
+from services.objectstore import ObjectStore, S3Uri
 from services.settings import Settings
 from services.stack.process import peak_rss_mb
 
@@ -66,6 +73,11 @@ _TABLE_TARGET = re.compile(
 # A Hive multi-insert: group 1 is its source (a table or view name).
 _MULTI_INSERT = re.compile(r"^\s*FROM\s+`?([\w.]+)`?(?:\s+(?:AS\s+)?\w+)?\s+INSERT\s", re.IGNORECASE)
 _INSERT = re.compile(r"\bINSERT\s+(?:OVERWRITE|INTO)\b", re.IGNORECASE)
+# INSERT OVERWRITE into a partitioned table: group 1 is the table name as written.
+_PARTITIONED_INSERT = re.compile(
+    r"^\s*INSERT\s+OVERWRITE\s+TABLE\s+`?([\w.]+)`?\s+PARTITION\s*\(", re.IGNORECASE
+)
+PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 _VIEW_HEAD = re.compile(r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?", re.IGNORECASE)
 
 
@@ -419,7 +431,7 @@ class SparkEngine(HqlEngine):
             if target in self._shadowed:
                 self.spark.catalog.dropTempView(target)
             try:
-                with self._multi_insert_source(statement.text):
+                with self._multi_insert_source(statement.text), self._staged_locally(statement.text):
                     rows = self._sql(statement.text)
             except Exception:
                 if target is not None:
@@ -468,6 +480,47 @@ class SparkEngine(HqlEngine):
         finally:
             source.unpersist()
 
+    @contextlib.contextmanager
+    def _staged_locally(self, text: str) -> Iterator[None]:
+        """Write a dynamic-partition INSERT OVERWRITE into a Parquet table on S3 to local disk first,
+        then upload its partitions and point the table at them.
+
+        Through S3A every file costs several requests, and Spark's dynamic-partition commit moves each
+        file once more (a copy on S3): on the emulator the 28 yearly partitions of 1M performance rows
+        took 6.2-7.4 s against 2.3 s to local disk. The statement itself still runs verbatim; only the
+        table's location differs while it runs. Taken only for a table with no partitions yet (the HQL
+        creates it just before), so overwriting means replacing each written partition's folder."""
+        match = _PARTITIONED_INSERT.match(text)
+        if match is None:
+            yield
+            return
+        table = match.group(1)
+        _, _, details = _described(self.spark.sql(f"DESCRIBE FORMATTED {table}").collect())
+        location = details.get("Location", "")
+        if (
+            details.get("InputFormat") != PARQUET_INPUT_FORMAT
+            or not location.startswith(("s3://", "s3a://"))
+            or self.spark.sql(f"SHOW PARTITIONS {table}").count()
+        ):
+            yield
+            return
+        staging = self._home / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{table}-", dir=staging))
+        self.spark.sql(f"ALTER TABLE {table} SET LOCATION '{folder.as_uri()}'")
+        try:
+            yield
+            specs = [row[0] for row in self.spark.sql(f"SHOW PARTITIONS {table}").collect()]
+            _upload_partitions(ObjectStore(self._settings), folder, S3Uri.parse(_s3(location)), specs)
+            if specs:
+                self.spark.sql(f"ALTER TABLE {table} DROP " + ", ".join(map(_spec_sql, specs)))
+        finally:
+            self.spark.sql(f"ALTER TABLE {table} SET LOCATION '{location}'")
+            shutil.rmtree(folder, ignore_errors=True)
+        if specs:
+            added = " ".join(f"{_spec_sql(spec)} LOCATION '{location}/{spec}'" for spec in specs)
+            self.spark.sql(f"ALTER TABLE {table} ADD {added}")
+
     def _target_table(self, text: str) -> str | None:
         """The unqualified name of the table a statement acts on, if it lives in the current database."""
         match = _TABLE_TARGET.match(text)
@@ -498,6 +551,31 @@ class SparkEngine(HqlEngine):
             and data_columns == [("line", "string")]
             and details.get("InputFormat") == TEXT_INPUT_FORMAT
         )
+
+
+def _s3(location: str) -> str:
+    return "s3://" + location.split("://", 1)[1]
+
+
+def _spec_sql(spec: str) -> str:
+    """``SHOW PARTITIONS``' ``a=1/b=x%2Fy`` as ``PARTITION (a='1', b='x/y')``."""
+    pairs = (part.split("=", 1) for part in spec.split("/"))
+    return "PARTITION (" + ", ".join(f"{key}='{unquote(value)}'" for key, value in pairs) + ")"
+
+
+def _upload_partitions(store: ObjectStore, folder: Path, location: S3Uri, specs: list[str]) -> None:
+    """Replace each written partition's folder under ``location`` with its local files (checksums and
+    markers left out), several uploads at a time."""
+    uploads: list[tuple[Path, S3Uri]] = []
+    for spec in specs:
+        store.delete_prefix(location.join(spec))
+        uploads += [
+            (path, location.join(spec, path.name))
+            for path in sorted((folder / spec).iterdir())
+            if path.is_file() and not path.name.startswith((".", "_"))
+        ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda item: store.upload(*item), uploads))  # the first failure is raised here
 
 
 def _described(rows: list[Row]) -> tuple[list[tuple[str, str]], set[str], dict[str, str]]:

@@ -193,6 +193,25 @@ def test_spark_runs_the_script_and_writes_partitions(spark: SparkEngine, data: F
     assert sorted(spark.query("SHOW PARTITIONS raw_loans")) == [("layout=article",), ("layout=standard",)]
 
 
+def test_spark_stages_a_new_partitioned_parquet_table_locally_and_leaves_it_on_s3(
+    spark: SparkEngine, data: Fixture
+) -> None:
+    """loans_by_year is new when its INSERT runs: written to local disk, uploaded, then the table and
+    each partition point at S3 again, and nothing stays behind in the staging folder."""
+    table = spark.query("DESCRIBE FORMATTED loans_by_year")
+    assert (
+        dict((name, value) for name, value, _ in table)["Location"]
+        == f"s3://{data.bucket}/spark/loans_by_year"
+    )
+    for year in YEARS:
+        rows = spark.query(f"DESCRIBE FORMATTED loans_by_year PARTITION (first_pi_year={year})")
+        section = [name for name, _, _ in rows].index("# Detailed Partition Information")
+        location = next(value for name, value, _ in rows[section:] if name == "Location")
+        assert location == f"s3://{data.bucket}/spark/loans_by_year/first_pi_year={year}"
+    staging = data.settings.stack.home / "spark" / "staging"
+    assert not any(staging.iterdir())
+
+
 def test_spark_virtual_columns_give_file_and_exact_line(spark: SparkEngine, data: Fixture) -> None:
     rejects = sorted(spark.query("SELECT src_file, src_line, line_id FROM loan_rejects"))
     assert rejects == [

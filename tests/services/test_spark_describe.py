@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.hql.spark_engine import _described
+from services.hql.spark_engine import _described, _spec_sql
 
 RAW_PARTITIONED = [
     ("line", "string", None),
@@ -39,3 +39,9 @@ def test_describe_formatted_of_an_unpartitioned_table() -> None:
     ]
     columns, partitions, details = _described(rows)  # type: ignore[arg-type]
     assert columns == [("id", "string")] and partitions == set() and details == {"Type": "MANAGED"}
+
+
+@pytest.mark.unit
+def test_a_shown_partition_becomes_a_partition_clause() -> None:
+    assert _spec_sql("period_year=2010") == "PARTITION (period_year='2010')"
+    assert _spec_sql("a=1/b=x%2Fy") == "PARTITION (a='1', b='x/y')"  # Hive escapes '/' in folder names
