@@ -560,7 +560,8 @@ def _s3(location: str) -> str:
 def _spec_sql(spec: str) -> str:
     """``SHOW PARTITIONS``' ``a=1/b=x%2Fy`` as ``PARTITION (a='1', b='x/y')``."""
     pairs = (part.split("=", 1) for part in spec.split("/"))
-    return "PARTITION (" + ", ".join(f"{key}='{unquote(value)}'" for key, value in pairs) + ")"
+    literals = ((key, unquote(value).replace("\\", "\\\\").replace("'", "\\'")) for key, value in pairs)
+    return "PARTITION (" + ", ".join(f"{key}='{value}'" for key, value in literals) + ")"
 
 
 def _upload_partitions(store: ObjectStore, folder: Path, location: S3Uri, specs: list[str]) -> None:

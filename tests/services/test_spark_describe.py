@@ -45,3 +45,4 @@ def test_describe_formatted_of_an_unpartitioned_table() -> None:
 def test_a_shown_partition_becomes_a_partition_clause() -> None:
     assert _spec_sql("period_year=2010") == "PARTITION (period_year='2010')"
     assert _spec_sql("a=1/b=x%2Fy") == "PARTITION (a='1', b='x/y')"  # Hive escapes '/' in folder names
+    assert _spec_sql("name=O%27Brien") == "PARTITION (name='O\\'Brien')"  # a quote stays in the literal
