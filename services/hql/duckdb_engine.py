@@ -478,12 +478,8 @@ class DuckDBEngine(HqlEngine):
         try:
             removed = self.store.delete_prefix(location)
             log.info("duckdb: %s emptied (%d objects)", location, removed)
-            # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer;
-            # a partitioned table's many small files go up side by side.
-            files = sorted(p for p in staging.rglob("*") if p.is_file())
-            keys = [location.join(path.relative_to(staging).as_posix()) for path in files]
-            with ThreadPoolExecutor(self.settings.s3.max_concurrency) as pool:
-                list(pool.map(self.store.upload, files, keys))  # the first failure is raised here
+            # boto3's multipart transfers reach the emulator ~4x faster than httpfs' own S3 writer.
+            self.store.upload_folder(staging, location)
         finally:
             if not keep:
                 shutil.rmtree(staging, ignore_errors=True)

@@ -51,5 +51,6 @@ def _lines(block: bytes, first: bool) -> list[str]:
     if text.endswith("\n"):
         lines.pop()  # the end of the last line, not an empty line after it
     if FIELD_DELIMITER in block:
-        lines = [line.partition("\x01")[0] for line in lines]
+        delimiter = FIELD_DELIMITER.decode()
+        lines = [line.partition(delimiter)[0] for line in lines]
     return lines
