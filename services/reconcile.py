@@ -60,7 +60,7 @@ def count_lines(path: Path) -> int:
 
 class LineCounter:
     """A reader that counts the lines passing through it, so an upload counts its rows in the same pass
-    that sends them. Lines end as Hadoop (and so Hive) ends them: at \n, \r\n or a lone \r; a last
+    that sends them. Lines end as Hadoop (and so Hive) ends them: at \\n, \\r\\n or a lone \\r; a last
     line without an end counts too."""
 
     def __init__(self, stream: IO[bytes]) -> None:

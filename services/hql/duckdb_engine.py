@@ -8,7 +8,7 @@ A small translation layer maps the Hive statements onto DuckDB:
 - Raw line tables (one ``line STRING`` column) are read once, when listed, and also expose Hive's
   virtual columns ``INPUT__FILE__NAME`` and ``BLOCK__OFFSET__INSIDE__FILE``; the latter is the 1-based
   line number here (Hive: byte offset). Every line is a row, blank ones too. A file DuckDB's strict
-  reader refuses (a byte that is not UTF-8, a lone carriage return, a ``\x01``) is read the way Hive
+  reader refuses (a byte that is not UTF-8, a lone carriage return, a ``\\x01``) is read the way Hive
   reads it instead of failing the scan (see ``_retry_refused_files``).
 - ``INSERT OVERWRITE TABLE t [PARTITION (p)] SELECT …`` ``COPY``s the query into local files in the
   table's format (``PARTITION_BY`` for dynamic partitions; ``SORT BY`` becomes ``ORDER BY``, which a
@@ -310,7 +310,7 @@ class DuckDBEngine(HqlEngine):
         """Run ``action``; when DuckDB's reader refuses a raw file, read that file exactly and rerun.
 
         The fast read is strict: it fails on the first byte that is not UTF-8, a lone carriage return
-        or a ``\x01``, and a lenient read that skips such lines would shift every later line number.
+        or a ``\\x01``, and a lenient read that skips such lines would shift every later line number.
         Files are almost always clean, so the odd one pays instead: it is read the way Hive reads it
         (see :mod:`services.hql.hive_text`), about 5x slower. A failed statement wrote nothing."""
         for _ in range(MAX_REFUSED_FILES):

@@ -1,6 +1,6 @@
 """Raw lines as the DuckDB engine reads them: every line is a row with its exact line number (blank lines
 too, after a UTF-8 byte order mark, with CRLF line ends, and a lone CR ending a line as in Hive), and the
-lines DuckDB's own reader refuses (not valid UTF-8, Hive's field delimiter \x01, a lone CR) become
+lines DuckDB's own reader refuses (not valid UTF-8, Hive's field delimiter \\x01, a lone CR) become
 rejects with their reason instead of failing the HQL step; so do NUL bytes and backslashes, which the
 warehouses' loaders cannot take. The upload's line count agrees: rows in = kept + rejected."""
 
